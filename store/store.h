@@ -5,7 +5,7 @@
  * fields plus the DER. Every write function must be called inside a
  * transaction opened with sp_store_begin(); sp_store_commit() returns only
  * once the commit is durable (WAL, synchronous=FULL). The SQL is private to
- * store/*.c so a second backend can be put behind this API.
+ * the store/ sources so a second backend can be put behind this API.
  *
  * Ownership: row structs filled by the store own their strings/buffers;
  * release them with the matching *_clear() function. Row structs passed *to*

@@ -1,0 +1,324 @@
+/*
+ * issue.c - the issuance path (docs/issuance.md):
+ *   CSR -> proof of possession -> key limits -> names (issue_names.c)
+ *   -> build TBS -> lint -> sign -> record certificate + request + audit
+ *   in the caller's transaction -> the caller commits, and only then does
+ *   the certificate leave the process.
+ */
+#include "ca/ca_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *curve_label(const char *group)
+{
+	if (!strcmp(group, "prime256v1") || !strcmp(group, "P-256"))
+		return "P-256";
+	if (!strcmp(group, "secp384r1") || !strcmp(group, "P-384"))
+		return "P-384";
+	return group;
+}
+
+static sp_err check_key(const sp_template *t, EVP_PKEY *pk, int *is_ec)
+{
+	*is_ec = 0;
+	if (EVP_PKEY_is_a(pk, "RSA")) {
+		int bits = EVP_PKEY_get_bits(pk);
+		if (!t->rsa_allowed)
+			return sp_fail(SP_ERR_POLICY, "template %s does not allow RSA keys", t->name);
+		if (bits < t->rsa_min_bits)
+			return sp_fail(SP_ERR_POLICY, "RSA-%d key is too small: template %s requires at least %d bits",
+				       bits, t->name, t->rsa_min_bits);
+		if (bits > t->rsa_max_bits)
+			return sp_fail(SP_ERR_POLICY, "RSA-%d key is larger than template %s allows (at most %d bits)",
+				       bits, t->name, t->rsa_max_bits);
+		return SP_OK;
+	}
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		char group[64] = "";
+		const char *label;
+		if (!EVP_PKEY_get_group_name(pk, group, sizeof group, NULL))
+			return sp_fail(SP_ERR_POLICY, "EC key with explicit curve parameters is not allowed");
+		label = curve_label(group);
+		for (int i = 0; i < t->n_ec_curves; i++)
+			if (!strcmp(t->ec_curves[i], label)) {
+				*is_ec = 1;
+				return SP_OK;
+			}
+		if (t->n_ec_curves == 0)
+			return sp_fail(SP_ERR_POLICY, "template %s allows RSA keys only (EC %s key refused)", t->name,
+				       label);
+		return sp_fail(SP_ERR_POLICY, "EC curve %s is not allowed by template %s", label, t->name);
+	}
+	return sp_fail(SP_ERR_POLICY, "key type %s is not allowed by template %s", EVP_PKEY_get0_type_name(pk),
+		       t->name);
+}
+
+/* Copy the CSR's SubjectPublicKeyInfo bytes into the certificate: the same
+ * key, without X509_set_pubkey()'s re-encoding through OpenSSL 3's encoder
+ * framework (~160 us a certificate, shared/bench/README.md). */
+static int copy_spki(X509 *x, X509_REQ *req)
+{
+	X509_PUBKEY *rp = X509_REQ_get_X509_PUBKEY(req);
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *pk = NULL;
+	int pklen = 0, ptype = 0;
+	X509_ALGOR *pa = NULL;
+	const void *pval = NULL;
+	void *pcopy = NULL;
+	unsigned char *kcopy;
+
+	if (!X509_PUBKEY_get0_param(&alg, &pk, &pklen, &pa, rp))
+		return 0;
+	X509_ALGOR_get0(NULL, &ptype, &pval, pa);
+	if (ptype == V_ASN1_OBJECT)
+		pcopy = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		pcopy = ASN1_STRING_dup(pval);
+	else
+		ptype = ptype == V_ASN1_NULL ? V_ASN1_NULL : V_ASN1_UNDEF;
+	if (!(kcopy = OPENSSL_memdup(pk, (size_t)pklen)))
+		return 0;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(alg), ptype, pcopy, kcopy, pklen)) {
+		OPENSSL_free(kcopy);
+		return 0;
+	}
+	return 1;
+}
+
+static X509_EXTENSION *ext_eku(const sp_template *t)
+{
+	EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+	X509_EXTENSION *ext = NULL;
+	if (!eku)
+		return NULL;
+	for (int i = 0; i < t->n_eku; i++) {
+		ASN1_OBJECT *o = OBJ_txt2obj(t->eku_oid[i], 1);
+		if (!o || !sk_ASN1_OBJECT_push(eku, o)) {
+			ASN1_OBJECT_free(o);
+			goto out;
+		}
+	}
+	ext = X509V3_EXT_i2d(NID_ext_key_usage, 0, eku);
+out:
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	return ext;
+}
+
+/* Our own checks on the finished TBS before the CA key touches it: a bug in
+ * the builder must not become a signed certificate. */
+static sp_err lint(sp_ca *ca, const sp_template *t, X509 *x)
+{
+	const X509_NAME *subj = X509_get_subject_name(x);
+	const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+	int64_t nb, na;
+	sp_err rc;
+
+	for (int i = 0; i < X509_NAME_entry_count(subj); i++)
+		if ((rc = sp_name_check_string(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)),
+					       "lint: subject")) != SP_OK)
+			return rc;
+	if (ASN1_STRING_length(serial) != 16 || serial->type != V_ASN1_INTEGER)
+		return sp_fail(SP_ERR_INTERNAL, "lint: serial is not a positive 16-byte integer");
+	if ((rc = sp_asn1_time_to_unix(X509_get0_notBefore(x), &nb)) != SP_OK ||
+	    (rc = sp_asn1_time_to_unix(X509_get0_notAfter(x), &na)) != SP_OK)
+		return rc;
+	if (nb >= na || na > ca->not_after)
+		return sp_fail(SP_ERR_INTERNAL, "lint: validity is outside the CA's");
+	if (X509_get_ext_by_NID(x, NID_ext_key_usage, -1) < 0 || X509_get_ext_by_NID(x, NID_key_usage, -1) < 0 ||
+	    X509_get_ext_by_NID(x, NID_authority_key_identifier, -1) < 0)
+		return sp_fail(SP_ERR_INTERNAL, "lint: a required extension is missing");
+	(void)t;
+	return SP_OK;
+}
+
+static sp_err build(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_names *names, int is_ec,
+		    X509 **out)
+{
+	X509 *x = X509_new();
+	ASN1_INTEGER *serial = NULL;
+	X509_EXTENSION *ku = NULL, *eku = NULL, *san = NULL, *ski = NULL;
+	int64_t now = (int64_t)time(NULL), not_after;
+	sp_err rc;
+
+	*out = NULL;
+	if (!x)
+		return sp_fail(SP_ERR_NOMEM, "out of memory");
+	if (now >= ca->not_after) {
+		rc = sp_fail(SP_ERR_POLICY, "the CA certificate has expired");
+		goto out;
+	}
+	/* validity clipped to the CA's: a leaf must not outlive its issuer */
+	not_after = now + (int64_t)t->validity_days * 86400;
+	if (not_after > ca->not_after)
+		not_after = ca->not_after;
+	if ((rc = sp_random_serial(&serial)) != SP_OK)
+		goto out;
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) || !X509_set_subject_name(x, names->subject) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)now) || !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) ||
+	    !copy_spki(x, req)) {
+		rc = sp_fail_ossl(SP_ERR_CRYPTO, "building the certificate");
+		goto out;
+	}
+	ku = sp_ext_key_usage(t->key_usage & ~(is_ec ? t->key_usage_rsa_only : 0u), t->key_usage_critical);
+	eku = ext_eku(t);
+	ski = sp_ext_ski_from_pubkey(X509_get_X509_PUBKEY(x));
+	/* RFC 5280 4.2.1.6: critical when the subject is empty */
+	if (sk_GENERAL_NAME_num(names->san) > 0)
+		san = X509V3_EXT_i2d(NID_subject_alt_name, X509_NAME_entry_count(names->subject) == 0, names->san);
+	if (!ku || !eku || !ski || (sk_GENERAL_NAME_num(names->san) > 0 && !san) || !sp_add_ext(x, ca->ext_bc) ||
+	    !sp_add_ext(x, ku) || !sp_add_ext(x, eku) || !sp_add_ext(x, san) || !sp_add_ext(x, ski) ||
+	    !sp_add_ext(x, ca->ext_aki) || !sp_add_ext(x, ca->ext_cdp) || !sp_add_ext(x, ca->ext_aia)) {
+		rc = sp_fail_ossl(SP_ERR_CRYPTO, "building the certificate's extensions");
+		goto out;
+	}
+	if ((rc = lint(ca, t, x)) != SP_OK)
+		goto out;
+	if (X509_sign(x, ca->key, EVP_get_digestbyname(t->hash)) <= 0) {
+		rc = sp_fail_ossl(SP_ERR_CRYPTO, "signing the certificate");
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	rc = SP_OK;
+out:
+	X509_free(x);
+	ASN1_INTEGER_free(serial);
+	X509_EXTENSION_free(ku);
+	X509_EXTENSION_free(eku);
+	X509_EXTENSION_free(san);
+	X509_EXTENSION_free(ski);
+	return rc;
+}
+
+static sp_err record(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, const sp_names *names,
+		     X509 *x)
+{
+	sp_cert_row row;
+	sp_request_row rq;
+	unsigned char *der = NULL, *csr = NULL, md[32];
+	int der_len, csr_len;
+	char *subject = NULL, detail[512];
+	int64_t id = 0;
+	sp_err rc;
+
+	memset(&row, 0, sizeof row);
+	memset(&rq, 0, sizeof rq);
+	if ((der_len = i2d_X509(x, &der)) <= 0 || (csr_len = i2d_X509_REQ(req, &csr)) <= 0) {
+		rc = sp_fail_ossl(SP_ERR_CRYPTO, "encoding the certificate");
+		goto out;
+	}
+	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), row.serial, sizeof row.serial)) != SP_OK)
+		goto out;
+	sp_sha256(der, (size_t)der_len, md);
+	sp_hex(md, 32, row.sha256, 0);
+	{
+		unsigned int n = 20;
+		if (!EVP_Digest(der, (size_t)der_len, md, &n, EVP_sha1(), NULL)) {
+			rc = sp_fail_ossl(SP_ERR_CRYPTO, "thumbprint");
+			goto out;
+		}
+		sp_hex(md, 20, row.sha1, 0);
+	}
+	if (!(subject = sp_name_oneline(X509_get_subject_name(x)))) {
+		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	row.subject = subject;
+	row.sans = names->sans_text;
+	row.template_name = t->name;
+	if ((rc = sp_asn1_time_to_unix(X509_get0_notBefore(x), &row.not_before)) != SP_OK ||
+	    (rc = sp_asn1_time_to_unix(X509_get0_notAfter(x), &row.not_after)) != SP_OK)
+		goto out;
+	row.issued_at = (int64_t)time(NULL);
+	row.status = SP_CERT_VALID;
+	row.revoke_reason = -1;
+	row.der = der;
+	row.der_len = (size_t)der_len;
+	if ((rc = sp_store_cert_insert(ca->store, &row)) != SP_OK)
+		goto out;
+
+	rq.template_name = t->name;
+	rq.requester = (char *)(o->requester ? o->requester : "cli");
+	rq.subject = subject;
+	rq.status = SP_REQ_ISSUED;
+	rq.cert_serial = row.serial;
+	rq.detail = names->cli_text;
+	rq.csr_der = csr;
+	rq.csr_der_len = (size_t)csr_len;
+	rq.created_at = rq.updated_at = row.issued_at;
+	if ((rc = sp_store_request_insert(ca->store, &rq, &id)) != SP_OK)
+		goto out;
+	snprintf(detail, sizeof detail, "template=%s request=%lld subject=%.300s", t->name, (long long)id, subject);
+	rc = sp_store_audit_append(ca->store, rq.requester, "issue", row.serial, detail);
+out:
+	OPENSSL_free(der);
+	OPENSSL_free(csr);
+	free(subject);
+	return rc;
+}
+
+sp_err sp_issue_in_txn(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, X509 **out)
+{
+	EVP_PKEY *pk;
+	sp_names names;
+	X509 *x = NULL;
+	int is_ec = 0;
+	sp_err rc;
+
+	*out = NULL;
+	memset(&names, 0, sizeof names);
+	if (!ca->key || !ca->cert)
+		return sp_fail(SP_ERR_USAGE, "the CA key is not loaded (a passphrase is needed to issue)");
+	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1)
+		return sp_fail(SP_ERR_INPUT, "CSR: unsupported version %ld", X509_REQ_get_version(req) + 1);
+	if (!(pk = X509_REQ_get0_pubkey(req)))
+		return sp_fail_ossl(SP_ERR_INPUT, "CSR: unreadable public key");
+	/* proof of possession (RFC 2986 4.2): the requester holds the key */
+	if (X509_REQ_verify(req, pk) != 1)
+		return sp_fail_ossl(SP_ERR_POLICY, "CSR signature does not verify (proof of possession failed)");
+	if ((rc = check_key(t, pk, &is_ec)) != SP_OK)
+		return rc;
+	if ((rc = sp_issue_names(t, req, o, ca->info.site_code, &names)) != SP_OK)
+		return rc;
+	/* A serial collision (2^-126 odds, or a bad RNG) is caught by the
+	 * store's UNIQUE constraint; sign again with a fresh serial. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		X509_free(x);
+		x = NULL;
+		if ((rc = build(ca, t, req, &names, is_ec, &x)) != SP_OK)
+			break;
+		if ((rc = record(ca, t, req, o, &names, x)) != SP_ERR_EXISTS)
+			break;
+	}
+	if (rc == SP_OK) {
+		*out = x;
+		x = NULL;
+	}
+	X509_free(x);
+	sp_names_clear(&names);
+	return rc;
+}
+
+sp_err sp_issue(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, X509 **out)
+{
+	X509 *x = NULL;
+	sp_err rc;
+
+	*out = NULL;
+	if ((rc = sp_store_begin(ca->store)) != SP_OK)
+		return rc;
+	if ((rc = sp_issue_in_txn(ca, t, req, o, &x)) != SP_OK) {
+		sp_store_rollback(ca->store);
+		return rc;
+	}
+	if ((rc = sp_store_commit(ca->store)) != SP_OK) {
+		sp_store_rollback(ca->store);
+		X509_free(x);
+		return rc;
+	}
+	*out = x;
+	return SP_OK;
+}
