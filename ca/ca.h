@@ -111,6 +111,21 @@ typedef struct {
 	const char *requester;  /* recorded with the request, e.g. "cli:root" */
 } sp_issue_opts;
 
+/* Issuance in two phases, so a batch can run the CPU work on several threads
+ * while one thread records in order:
+ *   sp_issue_prepare: checks, build, lint, sign. Touches no store; safe to
+ *     call from several threads at once on the same sp_ca and template.
+ *     Borrows `req` and the strings of `o`: they must outlive the result.
+ *   sp_issue_record: records certificate, request and audit rows in the
+ *     caller's open transaction (re-signing with a fresh serial on the rare
+ *     serial collision) and hands the certificate over (*out, caller frees);
+ *     it must not leave the process before the commit. */
+typedef struct sp_prepared sp_prepared;
+sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o,
+			sp_prepared **out) SP_WARN_UNUSED;
+sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out) SP_WARN_UNUSED;
+void sp_prepared_free(sp_prepared *p); /* NULL is fine */
+
 /* Check a CSR against the template and the name policy, build, lint and sign
  * the certificate and record it (certificate, request and audit rows) inside
  * the caller's open store transaction. Nothing is written when a check

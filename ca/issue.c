@@ -260,45 +260,95 @@ out:
 	return rc;
 }
 
-sp_err sp_issue_in_txn(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, X509 **out)
-{
-	EVP_PKEY *pk;
+struct sp_prepared {
+	const sp_template *t;
+	X509_REQ *req;   /* borrowed */
+	sp_issue_opts o; /* strings borrowed from the caller's opts */
 	sp_names names;
-	X509 *x = NULL;
-	int is_ec = 0;
+	int is_ec;
+	X509 *cert;
+};
+
+void sp_prepared_free(sp_prepared *p)
+{
+	if (!p)
+		return;
+	X509_free(p->cert);
+	sp_names_clear(&p->names);
+	free(p);
+}
+
+sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, sp_prepared **out)
+{
+	sp_prepared *p;
+	EVP_PKEY *pk;
 	sp_err rc;
 
 	*out = NULL;
-	memset(&names, 0, sizeof names);
-	if (!ca->key || !ca->cert)
-		return sp_fail(SP_ERR_USAGE, "the CA key is not loaded (a passphrase is needed to issue)");
-	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1)
-		return sp_fail(SP_ERR_INPUT, "CSR: unsupported version %ld", X509_REQ_get_version(req) + 1);
-	if (!(pk = X509_REQ_get0_pubkey(req)))
-		return sp_fail_ossl(SP_ERR_INPUT, "CSR: unreadable public key");
+	if (!(p = calloc(1, sizeof *p)))
+		return sp_fail(SP_ERR_NOMEM, "out of memory");
+	p->t = t;
+	p->req = req;
+	p->o = *o;
+	if (!ca->key || !ca->cert) {
+		rc = sp_fail(SP_ERR_USAGE, "the CA key is not loaded (a passphrase is needed to issue)");
+		goto out;
+	}
+	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
+		rc = sp_fail(SP_ERR_INPUT, "CSR: unsupported version %ld", X509_REQ_get_version(req) + 1);
+		goto out;
+	}
+	if (!(pk = X509_REQ_get0_pubkey(req))) {
+		rc = sp_fail_ossl(SP_ERR_INPUT, "CSR: unreadable public key");
+		goto out;
+	}
 	/* proof of possession (RFC 2986 4.2): the requester holds the key */
-	if (X509_REQ_verify(req, pk) != 1)
-		return sp_fail_ossl(SP_ERR_POLICY, "CSR signature does not verify (proof of possession failed)");
-	if ((rc = check_key(t, pk, &is_ec)) != SP_OK)
-		return rc;
-	if ((rc = sp_issue_names(t, req, o, ca->info.site_code, &names)) != SP_OK)
-		return rc;
+	if (X509_REQ_verify(req, pk) != 1) {
+		rc = sp_fail_ossl(SP_ERR_POLICY, "CSR signature does not verify (proof of possession failed)");
+		goto out;
+	}
+	if ((rc = check_key(t, pk, &p->is_ec)) != SP_OK ||
+	    (rc = sp_issue_names(t, req, o, ca->info.site_code, &p->names)) != SP_OK ||
+	    (rc = build(ca, t, req, &p->names, p->is_ec, &p->cert)) != SP_OK)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	sp_prepared_free(p);
+	return rc;
+}
+
+sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out)
+{
+	sp_err rc = SP_ERR_INTERNAL;
+
+	*out = NULL;
 	/* A serial collision (2^-126 odds, or a bad RNG) is caught by the
 	 * store's UNIQUE constraint; sign again with a fresh serial. */
 	for (int attempt = 0; attempt < 3; attempt++) {
-		X509_free(x);
-		x = NULL;
-		if ((rc = build(ca, t, req, &names, is_ec, &x)) != SP_OK)
+		if (!p->cert && (rc = build(ca, p->t, p->req, &p->names, p->is_ec, &p->cert)) != SP_OK)
+			return rc;
+		if ((rc = record(ca, p->t, p->req, &p->o, &p->names, p->cert)) != SP_ERR_EXISTS)
 			break;
-		if ((rc = record(ca, t, req, o, &names, x)) != SP_ERR_EXISTS)
-			break;
+		X509_free(p->cert);
+		p->cert = NULL;
 	}
 	if (rc == SP_OK) {
-		*out = x;
-		x = NULL;
+		*out = p->cert;
+		p->cert = NULL;
 	}
-	X509_free(x);
-	sp_names_clear(&names);
+	return rc;
+}
+
+sp_err sp_issue_in_txn(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, X509 **out)
+{
+	sp_prepared *p = NULL;
+	sp_err rc;
+
+	*out = NULL;
+	if ((rc = sp_issue_prepare(ca, t, req, o, &p)) == SP_OK)
+		rc = sp_issue_record(ca, p, out);
+	sp_prepared_free(p);
 	return rc;
 }
 

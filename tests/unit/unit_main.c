@@ -1,4 +1,5 @@
 /* unit_main.c - runs the suites a test program declares (see unit.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "unit.h"
 
 #include <CUnit/Basic.h>
