@@ -379,6 +379,7 @@ sp_err sp_ca_import_cert(const char *home, const uint8_t *cert_data, size_t cert
 	sp_ca_row row;
 	X509 *cert = NULL;
 	X509_REQ *req = NULL;
+	EVP_PKEY *csr_key = NULL;
 	STACK_OF(X509) *chain = NULL;
 	X509_STORE *trust = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -404,7 +405,9 @@ sp_err sp_ca_import_cert(const char *home, const uint8_t *cert_data, size_t cert
 	    (rc = sp_file_read(path, SP_MAX_CSR_BYTES, &csr, &csr_len)) != SP_OK ||
 	    (rc = sp_req_parse(csr, csr_len, &req)) != SP_OK)
 		goto out;
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), X509_REQ_get0_pubkey(req)) != 1) {
+	if ((rc = sp_req_get1_pubkey(req, &csr_key)) != SP_OK)
+		goto out;
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), csr_key) != 1) {
 		rc = sp_fail(SP_ERR_INPUT, "the certificate is not for this CA's key");
 		goto out;
 	}
@@ -461,6 +464,7 @@ out:
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(cert);
 	X509_REQ_free(req);
+	EVP_PKEY_free(csr_key);
 	free(csr);
 	free(chain_pem);
 	free(cert_pem);

@@ -281,7 +281,7 @@ void sp_prepared_free(sp_prepared *p)
 sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, sp_prepared **out)
 {
 	sp_prepared *p;
-	EVP_PKEY *pk;
+	EVP_PKEY *pk = NULL;
 	sp_err rc;
 
 	*out = NULL;
@@ -298,12 +298,12 @@ sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp
 		rc = sp_fail(SP_ERR_INPUT, "CSR: unsupported version %ld", X509_REQ_get_version(req) + 1);
 		goto out;
 	}
-	if (!(pk = X509_REQ_get0_pubkey(req))) {
-		rc = sp_fail_ossl(SP_ERR_INPUT, "CSR: unreadable public key");
+	if ((rc = sp_req_get1_pubkey(req, &pk)) != SP_OK)
 		goto out;
-	}
-	/* proof of possession (RFC 2986 4.2): the requester holds the key */
-	if (X509_REQ_verify(req, pk) != 1) {
+	/* proof of possession (RFC 2986 4.2): the requester holds the key.
+	 * The default library context verifies: a parsed CSR carries one
+	 * without algorithms (common/req_key.c). */
+	if (X509_REQ_verify_ex(req, pk, NULL, NULL) != 1) {
 		rc = sp_fail_ossl(SP_ERR_POLICY, "CSR signature does not verify (proof of possession failed)");
 		goto out;
 	}
@@ -314,6 +314,7 @@ sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp
 	*out = p;
 	p = NULL;
 out:
+	EVP_PKEY_free(pk);
 	sp_prepared_free(p);
 	return rc;
 }

@@ -132,6 +132,14 @@ sp_err sp_duration_parse(const char *in, int64_t *seconds) SP_WARN_UNUSED;
  * object other than whitespace is SP_ERR_INPUT ("trailing data"). */
 sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out) SP_WARN_UNUSED;
 sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out) SP_WARN_UNUSED;
+/* The CSR's public key (caller frees). sp_req_parse() leaves the key
+ * undecoded (see common/req_key.c), so use this, never X509_REQ_get0_pubkey(),
+ * on a parsed CSR. SP_ERR_INPUT for a key no provider can decode. */
+sp_err sp_req_get1_pubkey(X509_REQ *req, EVP_PKEY **out) SP_WARN_UNUSED;
+/* The library context CSRs are parsed in (no decoders). Verify a parsed CSR
+ * with X509_REQ_verify_ex(req, key, NULL, NULL), never with its own context. */
+OSSL_LIB_CTX *sp_req_parse_libctx(void);
+
 /* One or more PEM certificates (a chain file). */
 sp_err sp_cert_parse_chain(const uint8_t *data, size_t len, STACK_OF(X509) **out) SP_WARN_UNUSED;
 

@@ -20,13 +20,24 @@ const char *sp_err_name(sp_err e)
 	return "unknown error";
 }
 
-/* Keep messages to one line: a newline from a library message would break
- * the "one-line error" promise and log parsing. */
-static void flatten(char *s)
+/* Keep messages to one line of printable text: a newline from a library
+ * message would break the one-line promise and log parsing, and a control
+ * byte copied from hostile input (a CSR, a template, an argument) must not
+ * reach a terminal. Such bytes become \xNN. */
+static void sanitise(char *s, size_t cap)
 {
-	for (; *s; s++)
-		if (*s == '\n' || *s == '\r' || *s == '\t')
-			*s = ' ';
+	char out[sizeof last_error];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < sizeof out; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			out[o++] = ' ';
+		else if (*p < 0x20 || *p >= 0x7F)
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02X", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
+	snprintf(s, cap, "%s", out);
 }
 
 sp_err sp_fail(sp_err code, const char *fmt, ...)
@@ -35,7 +46,7 @@ sp_err sp_fail(sp_err code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof last_error, fmt, ap);
 	va_end(ap);
-	flatten(last_error);
+	sanitise(last_error, sizeof last_error);
 	return code;
 }
 
@@ -57,7 +68,7 @@ sp_err sp_fail_ossl(sp_err code, const char *fmt, ...)
 			snprintf(last_error + used, sizeof last_error - used, ": error %lx", e);
 	}
 	ERR_clear_error();
-	flatten(last_error);
+	sanitise(last_error, sizeof last_error);
 	return code;
 }
 

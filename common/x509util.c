@@ -3,6 +3,7 @@
 #include "common/common.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -44,6 +45,11 @@ static int bio_rest_is_space(BIO *b)
 sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out)
 {
 	X509_REQ *req = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long der_len = 0;
+	int pem = 0;
+
 	*out = NULL;
 	if (len == 0)
 		return sp_fail(SP_ERR_INPUT, "CSR: empty input");
@@ -51,28 +57,54 @@ sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out)
 		return sp_fail(SP_ERR_INPUT, "CSR: larger than %d bytes", SP_MAX_CSR_BYTES);
 	if (is_pem(data, len)) {
 		BIO *b = BIO_new_mem_buf(data, (int)len);
+		char *name = NULL, *header = NULL;
+		int ok;
 		if (!b)
 			return sp_fail_ossl(SP_ERR_NOMEM, "CSR");
-		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-		if (req && !bio_rest_is_space(b)) {
-			BIO_free(b);
-			X509_REQ_free(req);
-			return sp_fail(SP_ERR_INPUT, "CSR: trailing data after the PEM block");
+		/* The first PEM block must be the request: PEM_bytes_read_bio()
+		 * would skip blocks with other labels. */
+		ok = PEM_read_bio(b, &name, &header, &der, &der_len) == 1;
+		if (ok && strcmp(name, PEM_STRING_X509_REQ) != 0 && strcmp(name, PEM_STRING_X509_REQ_OLD) != 0) {
+			sp_fail(SP_ERR_INPUT, "CSR: the PEM block is a '%.40s', not a CERTIFICATE REQUEST", name);
+			ok = 0;
+		} else if (ok && header && header[0]) {
+			sp_fail(SP_ERR_INPUT, "CSR: PEM headers (encryption) are not allowed");
+			ok = 0;
+		} else if (ok && !bio_rest_is_space(b)) {
+			sp_fail(SP_ERR_INPUT, "CSR: trailing data after the PEM block");
+			ok = 0;
+		} else if (!ok) {
+			sp_fail_ossl(SP_ERR_INPUT, "CSR: not a valid PEM block");
 		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
 		BIO_free(b);
-		if (!req)
-			return sp_fail_ossl(SP_ERR_INPUT, "CSR: not a valid PEM certificate request");
-	} else {
-		const unsigned char *p = data;
-		req = d2i_X509_REQ(NULL, &p, (long)len);
-		if (!req)
-			return sp_fail_ossl(SP_ERR_INPUT, "CSR: neither PEM nor a valid DER certificate request");
-		if ((size_t)(p - data) != len) {
-			X509_REQ_free(req);
-			return sp_fail(SP_ERR_INPUT, "CSR: %zu trailing bytes after the DER request",
-				       len - (size_t)(p - data));
+		if (!ok) {
+			OPENSSL_free(der);
+			ERR_clear_error();
+			return SP_ERR_INPUT;
 		}
+		pem = 1;
+		data = der;
+		len = (size_t)der_len;
 	}
+	/* the decoder-less context: see common/req_key.c */
+	p = data;
+	req = (X509_REQ *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509_REQ), sp_req_parse_libctx(), NULL);
+	if (!req) {
+		OPENSSL_free(der);
+		return sp_fail_ossl(SP_ERR_INPUT, pem ? "CSR: the PEM block is not a valid certificate request"
+						      : "CSR: neither PEM nor a valid DER certificate request");
+	}
+	if ((size_t)(p - data) != len) {
+		size_t extra = len - (size_t)(p - data);
+		X509_REQ_free(req);
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return sp_fail(SP_ERR_INPUT, "CSR: %zu trailing bytes after the DER request", extra);
+	}
+	OPENSSL_free(der);
+	ERR_clear_error(); /* the skipped key decode leaves a note on the queue */
 	*out = req;
 	return SP_OK;
 }

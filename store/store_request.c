@@ -1,0 +1,223 @@
+/*
+ * store_request.c - certificate requests and their approval state.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REQUEST_COLS                                                                       \
+	"id, template, requester, subject, status, cert_serial, detail, csr_der, created_at," \
+	" updated_at"
+
+#define SQL_REQUEST_INSERT                                                                       \
+	"INSERT INTO request(template, requester, subject, status, cert_serial, detail, csr_der," \
+	" created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+#define SQL_REQUEST_GET "SELECT " REQUEST_COLS " FROM request WHERE id = ?1"
+/* NULL keeps the current serial / detail: set_status(approved) must not wipe
+ * the names the requester gave. */
+#define SQL_REQUEST_SET_STATUS                                                             \
+	"UPDATE request SET status = ?1, cert_serial = coalesce(?2, cert_serial),"         \
+	" detail = coalesce(?3, detail), updated_at = ?4 WHERE id = ?5"
+
+static int status_ok(int status)
+{
+	return status == SP_REQ_PENDING || status == SP_REQ_APPROVED || status == SP_REQ_REJECTED ||
+	       status == SP_REQ_ISSUED;
+}
+
+sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t *id)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	int rc;
+	int64_t created;
+
+	if (id)
+		*id = 0;
+	err = sps_need_txn(st, "request insert");
+	if (err)
+		goto out;
+	if (!row || !row->template_name || !*row->template_name || !row->requester || !*row->requester) {
+		err = sp_fail(SP_ERR_INPUT, "request needs a template and a requester");
+		goto out;
+	}
+	if (!status_ok(row->status)) {
+		err = sp_fail(SP_ERR_INPUT, "request status %d is not known", row->status);
+		goto out;
+	}
+	if (!row->csr_der || row->csr_der_len == 0) {
+		err = sp_fail(SP_ERR_INPUT, "request has no CSR");
+		goto out;
+	}
+	created = row->created_at ? row->created_at : (int64_t)time(NULL);
+	err = sps_stmt(st, SPS_REQUEST_INSERT, SQL_REQUEST_INSERT, &s);
+	if (err)
+		goto out;
+	rc = sps_bind_text(s, 1, row->template_name);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 2, row->requester);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 3, row->subject);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, 4, row->status);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 5, row->cert_serial);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 6, row->detail);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_blob(s, 7, row->csr_der, row->csr_der_len);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 8, created);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 9, row->updated_at ? row->updated_at : created);
+	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		err = sps_db_fail(st, "request insert");
+		goto out;
+	}
+	if (id)
+		*id = sqlite3_last_insert_rowid(st->db);
+out:
+	sps_stmt_done(s);
+	return err;
+}
+
+/* Fill an owned row from the current result row of REQUEST_COLS. */
+static sp_err request_fill(sp_store *st, sqlite3_stmt *s, sp_request_row *r)
+{
+	sp_err err;
+
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(s, 0);
+	r->status = sqlite3_column_int(s, 4);
+	r->created_at = sqlite3_column_int64(s, 8);
+	r->updated_at = sqlite3_column_int64(s, 9);
+	if ((err = sps_col_strdup(st, s, 1, &r->template_name)) || (err = sps_col_strdup(st, s, 2, &r->requester)) ||
+	    (err = sps_col_strdup(st, s, 3, &r->subject)) || (err = sps_col_strdup(st, s, 5, &r->cert_serial)) ||
+	    (err = sps_col_strdup(st, s, 6, &r->detail)) ||
+	    (err = sps_col_blobdup(st, s, 7, &r->csr_der, &r->csr_der_len)))
+		sp_request_row_clear(r);
+	return err;
+}
+
+sp_err sp_store_request_get(sp_store *st, int64_t id, sp_request_row *out)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	err = sps_stmt(st, SPS_REQUEST_GET, SQL_REQUEST_GET, &s);
+	if (err)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
+		err = sps_db_fail(st, "request look-up");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		err = sp_fail(SP_ERR_NOTFOUND, "no request %lld", (long long)id);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		err = sps_db_fail(st, "request look-up");
+		goto out;
+	}
+	err = request_fill(st, s, out);
+out:
+	sps_stmt_done(s);
+	return err;
+}
+
+sp_err sp_store_request_set_status(sp_store *st, int64_t id, int status, const char *cert_serial,
+				   const char *detail)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	err = sps_need_txn(st, "request update");
+	if (err)
+		goto out;
+	if (!status_ok(status)) {
+		err = sp_fail(SP_ERR_INPUT, "request status %d is not known", status);
+		goto out;
+	}
+	err = sps_stmt(st, SPS_REQUEST_SET_STATUS, SQL_REQUEST_SET_STATUS, &s);
+	if (err)
+		goto out;
+	/* Unbound parameters are NULL: that is how "keep" reaches coalesce. */
+	rc = sqlite3_bind_int(s, 1, status);
+	if (rc == SQLITE_OK && cert_serial)
+		rc = sps_bind_text(s, 2, cert_serial);
+	if (rc == SQLITE_OK && detail)
+		rc = sps_bind_text(s, 3, detail);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 5, id);
+	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		err = sps_db_fail(st, "request update");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		err = sp_fail(SP_ERR_NOTFOUND, "no request %lld", (long long)id);
+		goto out;
+	}
+out:
+	sps_stmt_done(s);
+	return err;
+}
+
+sp_err sp_store_request_list(sp_store *st, int status, sp_request_cb cb, void *arg)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	sp_request_row row;
+	int rc;
+
+	memset(&row, 0, sizeof row);
+	/* Per call, not cached: the callback may re-enter the store (approve
+	 * each pending request as it is listed). */
+	rc = sqlite3_prepare_v2(st->db,
+				status < 0 ? "SELECT " REQUEST_COLS " FROM request ORDER BY id"
+					   : "SELECT " REQUEST_COLS " FROM request WHERE status = ?1 ORDER BY id",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK || (status >= 0 && sqlite3_bind_int(s, 1, status) != SQLITE_OK)) {
+		err = sps_db_fail(st, "request list");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int cbrc;
+		err = request_fill(st, s, &row);
+		if (err)
+			goto out;
+		cbrc = cb(&row, arg);
+		sp_request_row_clear(&row);
+		if (cbrc) {
+			err = sps_cb_result(cbrc);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err = sps_db_fail(st, "request list");
+		goto out;
+	}
+out:
+	(void)sqlite3_finalize(s); /* the walk's error is already reported */
+	return err;
+}
+
+void sp_request_row_clear(sp_request_row *row)
+{
+	if (!row)
+		return;
+	free(row->template_name);
+	free(row->requester);
+	free(row->subject);
+	free(row->cert_serial);
+	free(row->detail);
+	free(row->csr_der);
+	memset(row, 0, sizeof *row);
+}
