@@ -55,6 +55,36 @@ static sp_err check_key(const sp_template *t, EVP_PKEY *pk, int *is_ec)
 		       t->name);
 }
 
+/* Template limits on the issuing chain itself (AMT: RSA <= 2048 CA keys,
+ * no SHA-1 signatures up to and including the root). */
+static sp_err check_issuer_chain(sp_ca *ca, const sp_template *t)
+{
+	int n = sk_X509_num(ca->chain);
+	if (!t->issuer_rsa_only && !t->issuer_max_rsa_bits && !t->issuer_no_sha1)
+		return SP_OK;
+	for (int i = -1; i < n; i++) {
+		X509 *c = i < 0 ? ca->cert : sk_X509_value(ca->chain, i);
+		EVP_PKEY *k = X509_get0_pubkey(c);
+		char cn[128] = "?";
+		int md = NID_undef;
+		X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, cn, sizeof cn);
+		if (!k)
+			return sp_fail_ossl(SP_ERR_CRYPTO, "CA certificate '%s': unreadable key", cn);
+		if (t->issuer_rsa_only && !EVP_PKEY_is_a(k, "RSA"))
+			return sp_fail(SP_ERR_POLICY,
+				       "template %s needs an RSA key in every CA of the chain, and '%s' has a %s key",
+				       t->name, cn, EVP_PKEY_get0_type_name(k));
+		if (t->issuer_max_rsa_bits && EVP_PKEY_is_a(k, "RSA") && EVP_PKEY_get_bits(k) > t->issuer_max_rsa_bits)
+			return sp_fail(SP_ERR_POLICY,
+				       "template %s allows CA keys of at most RSA-%d in the chain, and '%s' has RSA-%d",
+				       t->name, t->issuer_max_rsa_bits, cn, EVP_PKEY_get_bits(k));
+		if (t->issuer_no_sha1 && OBJ_find_sigid_algs(X509_get_signature_nid(c), &md, NULL) && md == NID_sha1)
+			return sp_fail(SP_ERR_POLICY, "template %s allows no SHA-1 in the chain, and '%s' is signed with SHA-1",
+				       t->name, cn);
+	}
+	return SP_OK;
+}
+
 /* Copy the CSR's SubjectPublicKeyInfo bytes into the certificate: the same
  * key, without X509_set_pubkey()'s re-encoding through OpenSSL 3's encoder
  * framework (~160 us a certificate, shared/bench/README.md). */
@@ -294,6 +324,8 @@ sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp
 		rc = sp_fail(SP_ERR_USAGE, "the CA key is not loaded (a passphrase is needed to issue)");
 		goto out;
 	}
+	if ((rc = check_issuer_chain(ca, t)) != SP_OK)
+		goto out;
 	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
 		rc = sp_fail(SP_ERR_INPUT, "CSR: unsupported version %ld", X509_REQ_get_version(req) + 1);
 		goto out;

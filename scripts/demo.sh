@@ -12,7 +12,9 @@ rm -rf "$H"
 # demo: a real CA keeps it off the machine or in a root-only file.
 openssl rand -base64 24 >"$PASS"
 export SITEPKI_PASS_FILE=$PASS
-"$S" --home "$H" init --name "sitepki Demo Root CA" --org "sitepki demo" --site-code P01 \
+# RSA-2048: AMT takes only RSA chains of at most 2048 bits (template
+# amt-web-server refuses anything else), and every client type accepts it.
+"$S" --home "$H" init --name "sitepki Demo Root CA" --org "sitepki demo" --site-code P01 --key rsa-2048 \
 	--base-url http://127.0.0.1:8080/pki
 
 OUT="$H/issued"

@@ -528,6 +528,17 @@ static sp_err read_san(builder *b, xmlNodePtr n)
 	return err;
 }
 
+static sp_err read_issuer(builder *b, xmlNodePtr n)
+{
+	int present;
+	sp_err err = attr_bool(b, n, "rsaOnly", 0, &b->t->issuer_rsa_only);
+	if (err == SP_OK)
+		err = attr_int(b, n, "maxRsaBits", &b->t->issuer_max_rsa_bits, &present);
+	if (err == SP_OK)
+		err = attr_bool(b, n, "noSha1", 0, &b->t->issuer_no_sha1);
+	return err;
+}
+
 static sp_err read_enrollment(builder *b, xmlNodePtr n)
 {
 	sp_template *t = b->t;
@@ -556,6 +567,7 @@ static const section sections[] = {
 	{"validity", read_validity, 1},
 	{"signature", read_signature, 1},
 	{"keys", read_keys, 1},
+	{"issuer", read_issuer, 0},
 	{"keyUsage", read_key_usage, 1},
 	{"extendedKeyUsage", read_eku, 1},
 	{"subject", read_subject, 1},

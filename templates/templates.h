@@ -64,6 +64,10 @@ typedef struct {
 	char ec_curves[SP_TPL_MAX_CURVES][8]; /* "P-256", "P-384" */
 	int n_ec_curves;
 
+	int issuer_rsa_only;      /* every CA key in the chain must be RSA */
+	int issuer_max_rsa_bits;  /* 0, or the largest RSA CA key allowed in the chain */
+	int issuer_no_sha1;       /* no CA certificate in the chain signed with SHA-1 */
+
 	unsigned key_usage;          /* SP_KU_* */
 	unsigned key_usage_rsa_only; /* subset of key_usage left out for EC keys
 				      * (RFC 5480 3: no keyEncipherment with ECDSA) */

@@ -509,6 +509,9 @@ static void test_amt_provisioning(void)
 	CU_ASSERT_EQUAL(t->san_dns.min, 0);
 	CU_ASSERT_EQUAL(t->san_dns.max, 4);
 	CU_ASSERT_EQUAL(t->auto_approve, 0);
+	/* ME 15/16: no SHA-1 anywhere in the chain (facts 7a) */
+	CU_ASSERT_TRUE(t->issuer_no_sha1);
+	CU_ASSERT_FALSE(t->issuer_rsa_only);
 	sp_template_free(t);
 }
 
@@ -528,6 +531,9 @@ static void test_amt_web_server(void)
 	CU_ASSERT_EQUAL(t->san_dns.max, 4);
 	/* The out of band service point needs auto-approval (facts 7b). */
 	CU_ASSERT_EQUAL(t->auto_approve, SP_APPROVE_TOKEN | SP_APPROVE_CLIENTCERT);
+	/* every CA key in the chain RSA <= 2048 (facts 7b) */
+	CU_ASSERT_TRUE(t->issuer_rsa_only);
+	CU_ASSERT_EQUAL(t->issuer_max_rsa_bits, 2048);
 	sp_template_free(t);
 }
 
