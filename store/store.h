@@ -32,7 +32,8 @@ sp_err sp_store_open(const char *path, int create, sp_store **out) SP_WARN_UNUSE
 void sp_store_close(sp_store *st); /* NULL is fine */
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback is safe to call when no
- * transaction is open. */
+ * transaction is open. A failed commit has already rolled back: nothing of
+ * the transaction is recorded. */
 sp_err sp_store_begin(sp_store *st) SP_WARN_UNUSED;
 sp_err sp_store_commit(sp_store *st) SP_WARN_UNUSED;
 void sp_store_rollback(sp_store *st);
@@ -108,11 +109,12 @@ typedef struct {
 	const char *status;        /* NULL, "valid", "revoked", "hold", "expired" */
 	int64_t expiring_before;   /* 0 = any; else not_after <= this and not yet expired */
 	const char *subject_like;  /* NULL or substring of subject or SANs (case-insensitive) */
-	int64_t now;               /* reference time for "expired"/"valid" */
+	int64_t now;               /* reference time for "expired"/"valid"; 0 = the current time */
 	int with_der;              /* fill row->der (else NULL) */
 } sp_cert_filter;
 
-/* Calls cb once per matching certificate ordered by issued_at, serial; a
+/* The row handed to cb points into SQLite's memory: read it, do not keep it.
+ * Calls cb once per matching certificate ordered by issued_at, serial; a
  * non-zero return from cb stops the walk and is returned as SP_ERR_INTERNAL
  * unless it is itself an sp_err value. The row is only valid during cb. */
 typedef int (*sp_cert_cb)(const sp_cert_row *row, void *arg);
@@ -144,6 +146,7 @@ typedef struct {
 } sp_request_row;
 
 void sp_request_row_clear(sp_request_row *row);
+/* created_at 0 = now; updated_at 0 = created_at. */
 sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t *id) SP_WARN_UNUSED;
 sp_err sp_store_request_get(sp_store *st, int64_t id, sp_request_row *out) SP_WARN_UNUSED;
 /* Set status (and serial when issued, detail when rejected). */
@@ -164,7 +167,8 @@ sp_err sp_store_audit_append(sp_store *st, const char *actor, const char *action
 
 /* Walk the chain. SP_OK if intact; SP_ERR_DB with a message naming the first
  * row that does not match (edited, deleted, inserted or reordered) and *bad_id
- * set to that row id (0 if the head/meta row is at fault). *rows = rows seen. */
+ * set to that row id (0 if the head/meta row is at fault). *rows = rows seen.
+ * rows and bad_id may be NULL; works inside or outside a transaction. */
 sp_err sp_store_audit_verify(sp_store *st, int64_t *rows, int64_t *bad_id) SP_WARN_UNUSED;
 
 typedef struct {
