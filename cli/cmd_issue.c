@@ -61,6 +61,7 @@ static char *requester(void)
 	return buf;
 }
 
+/* The caller names the file in its message (a batch prints "FILE: why"). */
 static sp_err read_csr(const char *path, X509_REQ **req)
 {
 	uint8_t *data = NULL;
@@ -69,11 +70,6 @@ static sp_err read_csr(const char *path, X509_REQ **req)
 	if (rc == SP_OK)
 		rc = sp_req_parse(data, len, req);
 	free(data);
-	if (rc != SP_OK && strncmp(sp_last_error(), path, strlen(path)) != 0) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", sp_last_error());
-		sp_fail(rc, "%s: %s", path, msg);
-	}
 	return rc;
 }
 
@@ -87,8 +83,13 @@ static int issue_one(sp_ca *ca, const sp_template *t, issue_args *a)
 	int der_len;
 	sp_err rc;
 
-	if ((rc = read_csr(a->csr, &req)) != SP_OK)
+	if ((rc = read_csr(a->csr, &req)) != SP_OK) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", sp_last_error());
+		if (!strstr(msg, a->csr)) /* file errors name it already */
+			sp_fail(rc, "%s: %s", a->csr, msg);
 		goto out;
+	}
 	if ((rc = sp_issue(ca, t, req, &a->io, &x)) != SP_OK)
 		goto out;
 	/* recorded and committed: now it may leave the process */
@@ -361,7 +362,10 @@ static int issue_batch(sp_ca *ca, const sp_template *t, issue_args *a)
 
 		if (s.rc != SP_OK) {
 			/* a refused request leaves nothing behind; go on */
-			fprintf(stderr, "sitepki: %s: %s\n", l.paths[i], s.error);
+			if (strstr(s.error, l.paths[i])) /* file errors name it already */
+				fprintf(stderr, "sitepki: %s\n", s.error);
+			else
+				fprintf(stderr, "sitepki: %s: %s\n", l.paths[i], s.error);
 			refused++;
 			X509_REQ_free(s.req);
 			continue;
