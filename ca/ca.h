@@ -119,7 +119,10 @@ typedef struct {
  *   sp_issue_record: records certificate, request and audit rows in the
  *     caller's open transaction (re-signing with a fresh serial on the rare
  *     serial collision) and hands the certificate over (*out, caller frees);
- *     it must not leave the process before the commit. */
+ *     it must not leave the process before the commit. For speed its public
+ *     key is left undecoded: encode it (i2d, PEM) but do not use its key
+ *     (X509_get0_pubkey is NULL); sp_issue and sp_issue_in_txn return fully
+ *     decoded certificates. */
 typedef struct sp_prepared sp_prepared;
 sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o,
 			sp_prepared **out) SP_WARN_UNUSED;

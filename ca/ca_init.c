@@ -271,6 +271,13 @@ sp_err sp_ca_init(const char *home, const sp_ca_init_opts *o, const sp_secret *p
 	 * anything is created. */
 	if (o->parent_home && (rc = sp_ca_open(o->parent_home, o->parent_pass, &parent)) != SP_OK)
 		goto out;
+	/* RFC 5280 4.2.1.9: a CA with pathLenConstraint 0 may issue only
+	 * end-entity certificates; a sub-CA below it would never validate. */
+	if (parent && X509_get_pathlen(parent->cert) == 0) {
+		rc = sp_fail(SP_ERR_POLICY, "CA %s has path length 0: it may issue only end-entity certificates, not a "
+					    "subordinate CA", o->parent_home);
+		goto out;
+	}
 	if ((rc = sp_ca_key_generate(o->key_alg, &key)) != SP_OK)
 		goto out;
 	if ((rc = check_empty_home(home, &created)) != SP_OK)

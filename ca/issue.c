@@ -20,7 +20,7 @@ static const char *curve_label(const char *group)
 	return group;
 }
 
-static sp_err check_key(const sp_template *t, EVP_PKEY *pk, int *is_ec)
+static sp_err check_key(const sp_template *t, X509_REQ *req, EVP_PKEY *pk, int *is_ec)
 {
 	*is_ec = 0;
 	if (EVP_PKEY_is_a(pk, "RSA")) {
@@ -37,6 +37,16 @@ static sp_err check_key(const sp_template *t, EVP_PKEY *pk, int *is_ec)
 	}
 	if (EVP_PKEY_is_a(pk, "EC")) {
 		char group[64] = "";
+		int ptype = V_ASN1_UNDEF;
+		const void *pval = NULL;
+		X509_ALGOR *alg = NULL;
+		/* RFC 5480 2.1.1: namedCurve only. OpenSSL maps explicit P-256
+		 * parameters back to "prime256v1", so look at the encoding. */
+		if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_REQ_get_X509_PUBKEY(req)))
+			X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+		if (ptype != V_ASN1_OBJECT)
+			return sp_fail(SP_ERR_POLICY, "EC key with explicit curve parameters is not allowed (RFC 5480: "
+						      "named curves only)");
 		const char *label;
 		if (!EVP_PKEY_get_group_name(pk, group, sizeof group, NULL))
 			return sp_fail(SP_ERR_POLICY, "EC key with explicit curve parameters is not allowed");
@@ -339,7 +349,7 @@ sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp
 		rc = sp_fail_ossl(SP_ERR_POLICY, "CSR signature does not verify (proof of possession failed)");
 		goto out;
 	}
-	if ((rc = check_key(t, pk, &p->is_ec)) != SP_OK ||
+	if ((rc = check_key(t, req, pk, &p->is_ec)) != SP_OK ||
 	    (rc = sp_issue_names(t, req, o, ca->info.site_code, &p->names)) != SP_OK ||
 	    (rc = build(ca, t, req, &p->names, p->is_ec, &p->cert)) != SP_OK)
 		goto out;
@@ -373,14 +383,37 @@ sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out)
 	return rc;
 }
 
+/* The certificate built by build() carries the CSR's key bytes undecoded
+ * (copy_spki); parse it once more so that callers get an object whose public
+ * key OpenSSL can use (X509_get0_pubkey, X509_check_private_key). */
+static sp_err redecode(X509 **x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *full;
+	int len = i2d_X509(*x, &der);
+	if (len <= 0)
+		return sp_fail_ossl(SP_ERR_CRYPTO, "encoding the certificate");
+	p = der;
+	full = d2i_X509(NULL, &p, len);
+	OPENSSL_free(der);
+	if (!full || !X509_get0_pubkey(full)) {
+		X509_free(full);
+		return sp_fail_ossl(SP_ERR_CRYPTO, "decoding the issued certificate");
+	}
+	X509_free(*x);
+	*x = full;
+	return SP_OK;
+}
+
 sp_err sp_issue_in_txn(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, X509 **out)
 {
 	sp_prepared *p = NULL;
 	sp_err rc;
 
 	*out = NULL;
-	if ((rc = sp_issue_prepare(ca, t, req, o, &p)) == SP_OK)
-		rc = sp_issue_record(ca, p, out);
+	if ((rc = sp_issue_prepare(ca, t, req, o, &p)) == SP_OK && (rc = sp_issue_record(ca, p, out)) == SP_OK)
+		rc = redecode(out);
 	sp_prepared_free(p);
 	return rc;
 }

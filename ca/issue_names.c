@@ -70,12 +70,31 @@ static int printable(const char *s)
 	return 1;
 }
 
+/* RFC 5280 appendix A.1 upper bounds (ub-common-name etc.); DC is a DNS
+ * label. */
+static size_t max_len(int nid)
+{
+	switch (nid) {
+	case NID_localityName:
+	case NID_stateOrProvinceName:
+		return 128;
+	case NID_domainComponent:
+		return 63;
+	default:
+		return 64;
+	}
+}
+
 static sp_err add_attr(X509_NAME *name, const char *type, const char *value)
 {
 	int nid = OBJ_sn2nid(type);
+	size_t len = strlen(value);
 	int enc;
 	if (nid == NID_undef)
 		return sp_fail(SP_ERR_INTERNAL, "unknown attribute type %s", type);
+	if (len > max_len(nid))
+		return sp_fail(SP_ERR_POLICY, "subject %s is %zu characters long; RFC 5280 allows at most %zu", type, len,
+			       max_len(nid));
 	if (nid == NID_countryName) {
 		if (strlen(value) != 2 || !printable(value))
 			return sp_fail(SP_ERR_POLICY, "subject C '%s' must be a two-letter country code", value);
@@ -181,12 +200,49 @@ static sp_err build_subject(const sp_template *t, name_list vals[SP_TPL_MAX_ATTR
 	return SP_OK;
 }
 
+/* The CSR's requested extensions, strictly: X509_REQ_get_extensions() reads
+ * only the first extension-request attribute and its first value and turns a
+ * malformed one into "none", which would let names hide from the checks. So
+ * every attribute is looked at: at most one extension request (PKCS#9 or the
+ * Microsoft OID), single-valued, a well-formed SEQUENCE OF Extension with no
+ * trailing bytes. */
+static sp_err csr_extensions(X509_REQ *req, STACK_OF(X509_EXTENSION) **out)
+{
+	int found = 0;
+	*out = NULL;
+	for (int i = 0; i < X509_REQ_get_attr_count(req); i++) {
+		X509_ATTRIBUTE *a = X509_REQ_get_attr(req, i);
+		int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a));
+		ASN1_TYPE *v;
+		const unsigned char *p;
+		long len;
+		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+			continue;
+		if (found++) {
+			sk_X509_EXTENSION_pop_free(*out, X509_EXTENSION_free);
+			*out = NULL;
+			return sp_fail(SP_ERR_POLICY, "CSR has more than one extension request attribute");
+		}
+		if (X509_ATTRIBUTE_count(a) != 1 || !(v = X509_ATTRIBUTE_get0_type(a, 0)) || v->type != V_ASN1_SEQUENCE)
+			return sp_fail(SP_ERR_INPUT, "CSR: the extension request must hold exactly one SEQUENCE of extensions");
+		p = v->value.sequence->data;
+		len = v->value.sequence->length;
+		*out = (STACK_OF(X509_EXTENSION) *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(X509_EXTENSIONS));
+		if (!*out || p != v->value.sequence->data + len) {
+			sk_X509_EXTENSION_pop_free(*out, X509_EXTENSION_free);
+			*out = NULL;
+			return sp_fail_ossl(SP_ERR_INPUT, "CSR: malformed extension request");
+		}
+	}
+	return SP_OK;
+}
+
 static sp_err read_csr_san(const sp_template *t, X509_REQ *req, name_list *dns, name_list *upn)
 {
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	STACK_OF(X509_EXTENSION) *exts = NULL;
 	GENERAL_NAMES *gens = NULL;
 	int seen = 0;
-	sp_err rc = SP_OK;
+	sp_err rc = csr_extensions(req, &exts);
 
 	for (int i = 0; rc == SP_OK && i < sk_X509_EXTENSION_num(exts); i++) {
 		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);

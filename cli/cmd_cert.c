@@ -223,8 +223,10 @@ int cmd_cert(const cli_ctx *ctx, int argc, char **argv)
 	if (!strcmp(argv[1], "list")) {
 		ret = list(ca, argc - 1, argv + 1);
 	} else if (!strcmp(argv[1], "show")) {
-		int json = argc == 4 && !strcmp(argv[3], "--json");
-		ret = (argc == 3 || json) ? show(ca, argv[2], json) : cli_usage("cert show", "expected SERIAL [--json]");
+		/* "show KEY --json" and "show --json KEY" alike */
+		int json = argc == 4 && (!strcmp(argv[3], "--json") || !strcmp(argv[2], "--json"));
+		const char *key = argc == 4 && !strcmp(argv[2], "--json") ? argv[3] : argv[2];
+		ret = (argc == 3 || json) ? show(ca, key, json) : cli_usage("cert show", "expected SERIAL [--json]");
 	} else {
 		ret = export(ca, argc - 1, argv + 1);
 	}

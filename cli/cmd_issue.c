@@ -189,6 +189,55 @@ static sp_err batch_paths(const char *src, path_list *l)
 	return rc;
 }
 
+static sp_err out_path(const char *out_dir, const char *csr_path, char *out, size_t outsz);
+
+/* Two requests whose output files would have the same name ("a.csr" and
+ * "a.der"): refuse the batch before issuing anything, rather than let one
+ * certificate's file overwrite another's. */
+static sp_err check_out_names(const char *out_dir, const path_list *l)
+{
+	char **names = calloc(l->n ? l->n : 1, sizeof *names);
+	char path[4096];
+	sp_err rc = SP_OK;
+	if (!names)
+		return sp_fail(SP_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == SP_OK && i < l->n; i++)
+		if ((rc = out_path(out_dir, l->paths[i], path, sizeof path)) == SP_OK && !(names[i] = strdup(path)))
+			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+	if (rc == SP_OK) {
+		qsort(names, l->n, sizeof *names, cmp_str);
+		for (size_t i = 1; i < l->n; i++)
+			if (!strcmp(names[i - 1], names[i])) {
+				rc = sp_fail(SP_ERR_INPUT, "two requests in the batch would both be written to %s; rename one",
+					     names[i]);
+				break;
+			}
+	}
+	for (size_t i = 0; i < l->n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* A batch killed mid-write leaves "<name>.pem.tmpXXXXXX" behind
+ * (sp_file_write_atomic's temporary); the next batch into the same directory
+ * removes them. Their certificates are in the store either way. */
+static void remove_stale_temps(const char *out_dir)
+{
+	DIR *d = opendir(out_dir);
+	struct dirent *e;
+	char path[4096];
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *t = strstr(e->d_name, ".pem.tmp");
+		if (t && strlen(t) == strlen(".pem.tmp") + 6 && sp_path_join(path, sizeof path, out_dir, e->d_name) == SP_OK &&
+		    unlink(path) == 0)
+			fprintf(stderr, "sitepki: removed %s, left by an interrupted batch\n", path);
+	}
+	closedir(d);
+}
+
 /* "dir/host1.csr" -> "<out_dir>/host1.pem" */
 static sp_err out_path(const char *out_dir, const char *csr_path, char *out, size_t outsz)
 {
@@ -327,10 +376,12 @@ static int issue_batch(sp_ca *ca, const sp_template *t, issue_args *a)
 	pthread_cond_init(&pl.slot_done, NULL);
 	pthread_cond_init(&pl.slot_free, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((rc = sp_dir_ensure(a->out_dir, 0755)) != SP_OK || (rc = batch_paths(a->batch, &l)) != SP_OK) {
+	if ((rc = sp_dir_ensure(a->out_dir, 0755)) != SP_OK || (rc = batch_paths(a->batch, &l)) != SP_OK ||
+	    (rc = check_out_names(a->out_dir, &l)) != SP_OK) {
 		ret = cli_fail(rc);
 		goto out;
 	}
+	remove_stale_temps(a->out_dir);
 	pl.ca = ca;
 	pl.t = t;
 	pl.a = a;

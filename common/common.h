@@ -128,8 +128,10 @@ sp_err sp_duration_parse(const char *in, int64_t *seconds) SP_WARN_UNUSED;
 #define SP_MAX_CSR_BYTES (64 * 1024)
 #define SP_MAX_CERT_BYTES (64 * 1024)
 
-/* Parse exactly one CSR / certificate from PEM or DER. Anything after the
- * object other than whitespace is SP_ERR_INPUT ("trailing data"). */
+/* Parse exactly one CSR / certificate from PEM or DER. PEM: white space
+ * around one block of the right label, no headers; the first non-blank line
+ * must be its BEGIN line. DER: not a byte after the object. Anything else is
+ * SP_ERR_INPUT. */
 sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out) SP_WARN_UNUSED;
 sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out) SP_WARN_UNUSED;
 /* The CSR's public key (caller frees). sp_req_parse() leaves the key

@@ -42,107 +42,136 @@ static int bio_rest_is_space(BIO *b)
 	return n <= 0 || only_space((const uint8_t *)rest, (size_t)n);
 }
 
+/* Read the PEM block that starts the unread part of `b`. OpenSSL's PEM reader
+ * skips text and blocks it does not want until it finds one it does; we do
+ * not: after white space the next line must be "-----BEGIN <label>-----"
+ * with one of `labels`, and the block may carry no headers (encryption). */
+static sp_err pem_block(BIO *b, const char *const *labels, const char *what, unsigned char **der, long *der_len)
+{
+	char *rest = NULL, *name = NULL, *header = NULL;
+	long n = BIO_get_mem_data(b, &rest);
+	size_t i = n > 0 ? skip_space((const uint8_t *)rest, (size_t)n) : 0;
+	const char *label = NULL;
+	sp_err rc = SP_ERR_INPUT;
+
+	*der = NULL;
+	*der_len = 0;
+	for (int k = 0; labels[k] && !label; k++) {
+		char begin[96];
+		size_t bl = (size_t)snprintf(begin, sizeof begin, "-----BEGIN %s-----", labels[k]);
+		if ((size_t)n - i > bl && !memcmp(rest + i, begin, bl) && (rest[i + bl] == '\n' || rest[i + bl] == '\r'))
+			label = labels[k];
+	}
+	if (!label)
+		return sp_fail(SP_ERR_INPUT, "%s: expected a PEM '%s' block first", what, labels[0]);
+	if (PEM_read_bio(b, &name, &header, der, der_len) != 1) {
+		rc = sp_fail_ossl(SP_ERR_INPUT, "%s: malformed PEM block", what);
+	} else if (strcmp(name, label) != 0) {
+		rc = sp_fail(SP_ERR_INPUT, "%s: malformed PEM block", what);
+	} else if (header && header[0]) {
+		rc = sp_fail(SP_ERR_INPUT, "%s: PEM headers (encryption) are not allowed", what);
+	} else {
+		rc = SP_OK;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	if (rc != SP_OK) {
+		OPENSSL_free(*der);
+		*der = NULL;
+	}
+	ERR_clear_error();
+	return rc;
+}
+
+/* PEM input: the bytes of exactly one block of `labels`, nothing but white
+ * space around it. DER input: returned as is. *own is what to free. */
+static sp_err unwrap(const uint8_t **data, size_t *len, const char *const *labels, const char *what,
+		     unsigned char **own)
+{
+	BIO *b;
+	long der_len = 0;
+	sp_err rc;
+
+	*own = NULL;
+	if (!is_pem(*data, *len))
+		return SP_OK;
+	if (!(b = BIO_new_mem_buf(*data, (int)*len)))
+		return sp_fail_ossl(SP_ERR_NOMEM, "%s", what);
+	rc = pem_block(b, labels, what, own, &der_len);
+	if (rc == SP_OK && !bio_rest_is_space(b)) {
+		OPENSSL_free(*own);
+		*own = NULL;
+		rc = sp_fail(SP_ERR_INPUT, "%s: trailing data after the PEM block", what);
+	}
+	BIO_free(b);
+	if (rc == SP_OK) {
+		*data = *own;
+		*len = (size_t)der_len;
+	}
+	return rc;
+}
+
+static const char *const req_labels[] = {PEM_STRING_X509_REQ, PEM_STRING_X509_REQ_OLD, NULL};
+static const char *const cert_labels[] = {PEM_STRING_X509, NULL};
+
 sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out)
 {
 	X509_REQ *req = NULL;
-	unsigned char *der = NULL;
+	unsigned char *own = NULL;
 	const unsigned char *p;
-	long der_len = 0;
-	int pem = 0;
+	sp_err rc;
 
 	*out = NULL;
 	if (len == 0)
 		return sp_fail(SP_ERR_INPUT, "CSR: empty input");
 	if (len > SP_MAX_CSR_BYTES)
 		return sp_fail(SP_ERR_INPUT, "CSR: larger than %d bytes", SP_MAX_CSR_BYTES);
-	if (is_pem(data, len)) {
-		BIO *b = BIO_new_mem_buf(data, (int)len);
-		char *name = NULL, *header = NULL;
-		int ok;
-		if (!b)
-			return sp_fail_ossl(SP_ERR_NOMEM, "CSR");
-		/* The first PEM block must be the request: PEM_bytes_read_bio()
-		 * would skip blocks with other labels. */
-		ok = PEM_read_bio(b, &name, &header, &der, &der_len) == 1;
-		if (ok && strcmp(name, PEM_STRING_X509_REQ) != 0 && strcmp(name, PEM_STRING_X509_REQ_OLD) != 0) {
-			sp_fail(SP_ERR_INPUT, "CSR: the PEM block is a '%.40s', not a CERTIFICATE REQUEST", name);
-			ok = 0;
-		} else if (ok && header && header[0]) {
-			sp_fail(SP_ERR_INPUT, "CSR: PEM headers (encryption) are not allowed");
-			ok = 0;
-		} else if (ok && !bio_rest_is_space(b)) {
-			sp_fail(SP_ERR_INPUT, "CSR: trailing data after the PEM block");
-			ok = 0;
-		} else if (!ok) {
-			sp_fail_ossl(SP_ERR_INPUT, "CSR: not a valid PEM block");
-		}
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		BIO_free(b);
-		if (!ok) {
-			OPENSSL_free(der);
-			ERR_clear_error();
-			return SP_ERR_INPUT;
-		}
-		pem = 1;
-		data = der;
-		len = (size_t)der_len;
-	}
+	if ((rc = unwrap(&data, &len, req_labels, "CSR", &own)) != SP_OK)
+		return rc;
 	/* the decoder-less context: see common/req_key.c */
 	p = data;
 	req = (X509_REQ *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509_REQ), sp_req_parse_libctx(), NULL);
 	if (!req) {
-		OPENSSL_free(der);
-		return sp_fail_ossl(SP_ERR_INPUT, pem ? "CSR: the PEM block is not a valid certificate request"
-						      : "CSR: neither PEM nor a valid DER certificate request");
-	}
-	if ((size_t)(p - data) != len) {
-		size_t extra = len - (size_t)(p - data);
+		rc = sp_fail_ossl(SP_ERR_INPUT, own ? "CSR: the PEM block is not a valid certificate request"
+						    : "CSR: neither PEM nor a valid DER certificate request");
+	} else if ((size_t)(p - data) != len) {
+		rc = sp_fail(SP_ERR_INPUT, "CSR: %zu trailing bytes after the DER request", len - (size_t)(p - data));
 		X509_REQ_free(req);
-		OPENSSL_free(der);
-		ERR_clear_error();
-		return sp_fail(SP_ERR_INPUT, "CSR: %zu trailing bytes after the DER request", extra);
+		req = NULL;
 	}
-	OPENSSL_free(der);
+	OPENSSL_free(own);
 	ERR_clear_error(); /* the skipped key decode leaves a note on the queue */
 	*out = req;
-	return SP_OK;
+	return req ? SP_OK : rc;
 }
 
 sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out)
 {
 	X509 *x = NULL;
+	unsigned char *own = NULL;
+	const unsigned char *p;
+	sp_err rc;
+
 	*out = NULL;
 	if (len == 0)
 		return sp_fail(SP_ERR_INPUT, "certificate: empty input");
 	if (len > SP_MAX_CERT_BYTES)
 		return sp_fail(SP_ERR_INPUT, "certificate: larger than %d bytes", SP_MAX_CERT_BYTES);
-	if (is_pem(data, len)) {
-		BIO *b = BIO_new_mem_buf(data, (int)len);
-		if (!b)
-			return sp_fail_ossl(SP_ERR_NOMEM, "certificate");
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-		if (x && !bio_rest_is_space(b)) {
-			BIO_free(b);
-			X509_free(x);
-			return sp_fail(SP_ERR_INPUT, "certificate: trailing data after the PEM block");
-		}
-		BIO_free(b);
-		if (!x)
-			return sp_fail_ossl(SP_ERR_INPUT, "certificate: not a valid PEM certificate");
-	} else {
-		const unsigned char *p = data;
-		x = d2i_X509(NULL, &p, (long)len);
-		if (!x)
-			return sp_fail_ossl(SP_ERR_INPUT, "certificate: neither PEM nor valid DER");
-		if ((size_t)(p - data) != len) {
-			X509_free(x);
-			return sp_fail(SP_ERR_INPUT, "certificate: %zu trailing bytes after the DER",
-				       len - (size_t)(p - data));
-		}
+	if ((rc = unwrap(&data, &len, cert_labels, "certificate", &own)) != SP_OK)
+		return rc;
+	p = data;
+	if (!(x = d2i_X509(NULL, &p, (long)len))) {
+		rc = sp_fail_ossl(SP_ERR_INPUT, own ? "certificate: the PEM block is not a valid certificate"
+						    : "certificate: neither PEM nor valid DER");
+	} else if ((size_t)(p - data) != len) {
+		rc = sp_fail(SP_ERR_INPUT, "certificate: %zu trailing bytes after the DER", len - (size_t)(p - data));
+		X509_free(x);
+		x = NULL;
 	}
+	OPENSSL_free(own);
+	ERR_clear_error();
 	*out = x;
-	return SP_OK;
+	return x ? SP_OK : rc;
 }
 
 sp_err sp_cert_parse_chain(const uint8_t *data, size_t len, STACK_OF(X509) **out)
@@ -160,16 +189,24 @@ sp_err sp_cert_parse_chain(const uint8_t *data, size_t len, STACK_OF(X509) **out
 		rc = sp_fail_ossl(SP_ERR_NOMEM, "certificate chain");
 		goto out;
 	}
-	for (;;) {
+	while (!bio_rest_is_space(b)) {
+		unsigned char *der = NULL;
+		const unsigned char *p;
+		long der_len = 0;
+		char what[64];
 		X509 *x;
-		if (bio_rest_is_space(b))
-			break;
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-		if (!x) {
-			rc = sp_fail_ossl(SP_ERR_INPUT, "certificate chain: certificate %d is not valid PEM",
-					  sk_X509_num(sk) + 1);
+		snprintf(what, sizeof what, "certificate chain, certificate %d", sk_X509_num(sk) + 1);
+		if ((rc = pem_block(b, cert_labels, what, &der, &der_len)) != SP_OK)
+			goto out;
+		p = der;
+		x = d2i_X509(NULL, &p, der_len);
+		if (!x || p != der + der_len) {
+			X509_free(x);
+			OPENSSL_free(der);
+			rc = sp_fail_ossl(SP_ERR_INPUT, "%s: not a valid certificate", what);
 			goto out;
 		}
+		OPENSSL_free(der);
 		if (!sk_X509_push(sk, x)) {
 			X509_free(x);
 			rc = sp_fail_ossl(SP_ERR_NOMEM, "certificate chain");

@@ -94,7 +94,10 @@ static sp_err build(const sp_cert_filter *f, sql_buf *b)
 		err = sql_where(b, "not_after >= ?1 AND not_after <= ?3");
 	/* LIKE is case-insensitive for ASCII, and names are ASCII by policy. */
 	if (!err && f->subject_like)
-		err = sql_where(b, "(subject LIKE ?4 ESCAPE '\\' OR sans LIKE ?4 ESCAPE '\\')");
+		/* also against the subject without RFC 2253 escapes, so that
+		 * "Contoso, Ltd" finds O=Contoso\, Ltd */
+		err = sql_where(b, "(subject LIKE ?4 ESCAPE '\\' OR replace(subject, '\\', '') LIKE ?4 ESCAPE '\\'"
+				   " OR sans LIKE ?4 ESCAPE '\\')");
 	if (!err)
 		err = sql_add(b, " ORDER BY issued_at, serial");
 	return err;
