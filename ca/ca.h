@@ -78,6 +78,26 @@ const char *sp_ca_aia_url(sp_ca *ca);
 const char *sp_ca_crl_file(sp_ca *ca);  /* "crl/<slug>.crl" */
 const char *sp_ca_aia_file(sp_ca *ca);  /* "ca/<slug>.crt" */
 
+/* CRL policy of this CA (store settings "crl.*"; defaults in brackets). */
+typedef struct {
+	int crl_days;      /* full CRL nextUpdate - thisUpdate [7] */
+	int delta_enabled; /* publish delta CRLs; issued certificates and full CRLs
+			    * then carry FreshestCRL [0] */
+	int delta_hours;   /* delta CRL nextUpdate - thisUpdate [24] */
+	int keep_expired;  /* keep expired certificates on CRLs, with the
+			    * ExpiredCertsOnCRL extension [0] */
+} sp_crl_policy;
+
+/* The policy as loaded at sp_ca_open. */
+const sp_crl_policy *sp_ca_get0_crl_policy(sp_ca *ca);
+/* Validate and store a new policy (own transaction, audited). Takes effect
+ * for certificates and CRLs made by handles opened afterwards. */
+sp_err sp_ca_set_crl_policy(sp_ca *ca, const sp_crl_policy *p, const char *actor) SP_WARN_UNUSED;
+
+/* Delta CRL URL and file ("crl/<slug>-delta.crl"). */
+const char *sp_ca_delta_crl_url(sp_ca *ca);
+const char *sp_ca_delta_crl_file(sp_ca *ca);
+
 /* ---------------------------------------------------------- name policy */
 
 /* The single-byte rule for one value of any ASN.1 string type (UTF8String,

@@ -179,4 +179,115 @@ typedef int (*sp_audit_cb)(const sp_audit_row *row, void *arg);
 /* Newest `limit` rows (0 = all), oldest first. */
 sp_err sp_store_audit_list(sp_store *st, int64_t limit, sp_audit_cb cb, void *arg) SP_WARN_UNUSED;
 
+/* ------------------------------------------------- settings (schema v2) */
+
+/* Small per-CA settings (CRL policy and the like), as text. get: SP_ERR_NOTFOUND
+ * when unset (*out untouched). set: inside a transaction. */
+sp_err sp_store_setting_get(sp_store *st, const char *key, char **out) SP_WARN_UNUSED;
+sp_err sp_store_setting_set(sp_store *st, const char *key, const char *value) SP_WARN_UNUSED;
+
+/* ------------------------------------------------ revocation (schema v2) */
+
+/* RFC 5280 5.3.1 CRLReason values. */
+enum {
+	SP_REASON_UNSPECIFIED = 0,
+	SP_REASON_KEY_COMPROMISE = 1,
+	SP_REASON_CA_COMPROMISE = 2,
+	SP_REASON_AFFILIATION_CHANGED = 3,
+	SP_REASON_SUPERSEDED = 4,
+	SP_REASON_CESSATION_OF_OPERATION = 5,
+	SP_REASON_CERTIFICATE_HOLD = 6,
+	SP_REASON_REMOVE_FROM_CRL = 8,
+	SP_REASON_PRIVILEGE_WITHDRAWN = 9,
+	SP_REASON_AA_COMPROMISE = 10
+};
+
+/* Every change of a certificate's revocation state (revoke, hold, release)
+ * takes the next value of one store-wide counter, the revocation sequence,
+ * so a delta CRL can ask for "everything changed after sequence N". */
+
+/* Revoke the certificate with this serial (upper-case hex): VALID -> REVOKED,
+ * or -> HOLD when reason is certificateHold; HOLD -> REVOKED with a final
+ * reason is allowed (revoked_at becomes `when`). Inside a transaction.
+ * SP_ERR_NOTFOUND: no such serial. SP_ERR_EXISTS: already revoked (or
+ * already on hold and reason is hold again): nothing changes. */
+sp_err sp_store_cert_revoke(sp_store *st, const char *serial, int reason, int64_t when) SP_WARN_UNUSED;
+
+/* HOLD -> VALID. SP_ERR_NOTFOUND: no such serial. SP_ERR_POLICY: not on hold
+ * (a final revocation is never undone). Inside a transaction. */
+sp_err sp_store_cert_release(sp_store *st, const char *serial, int64_t when) SP_WARN_UNUSED;
+
+typedef struct {
+	const char *serial;  /* upper-case hex */
+	int64_t revoked_at;  /* or, for a released entry, the release time */
+	int reason;          /* SP_REASON_*; SP_REASON_REMOVE_FROM_CRL for a release */
+	int64_t not_after;
+	int64_t seq;         /* revocation sequence of the last change */
+} sp_revoked_entry;
+
+/* Walk revocation entries ordered by serial, streaming (a million rows must
+ * not be held in memory):
+ *  since_seq < 0: every certificate now REVOKED or HOLD (a full CRL);
+ *  since_seq >= 0: every certificate whose revocation state changed after
+ *    since_seq: REVOKED/HOLD ones as above, and ones released from hold
+ *    since then with reason SP_REASON_REMOVE_FROM_CRL (a delta CRL).
+ * Certificates with not_after < expired_before are left out (0 = keep all).
+ * The entry is valid only during cb; a non-zero cb return stops the walk. */
+typedef int (*sp_revoked_cb)(const sp_revoked_entry *e, void *arg);
+sp_err sp_store_revoked_list(sp_store *st, int64_t since_seq, int64_t expired_before, sp_revoked_cb cb,
+			     void *arg) SP_WARN_UNUSED;
+
+/* The current revocation sequence (0 if nothing was ever revoked). */
+sp_err sp_store_revocation_seq(sp_store *st, int64_t *seq) SP_WARN_UNUSED;
+
+/* ------------------------------------------------------ CRLs (schema v2) */
+
+typedef struct {
+	int64_t number;      /* CRLNumber; full and delta CRLs share one sequence */
+	int delta;           /* 1 = delta CRL */
+	int64_t base_number; /* delta: the full CRL it builds on; else 0 */
+	int64_t this_update, next_update;
+	int64_t seq;         /* revocation sequence the CRL covers */
+	int64_t entries;
+	uint8_t *der;
+	size_t der_len;
+} sp_crl_row;
+
+void sp_crl_row_clear(sp_crl_row *row);
+/* Record a published CRL; a number already present is SP_ERR_EXISTS. */
+sp_err sp_store_crl_insert(sp_store *st, const sp_crl_row *row) SP_WARN_UNUSED;
+/* Newest CRL by number: kind -1 any, 0 full, 1 delta. with_der: also load
+ * the DER. SP_ERR_NOTFOUND if none. */
+sp_err sp_store_crl_last(sp_store *st, int kind, int with_der, sp_crl_row *out) SP_WARN_UNUSED;
+sp_err sp_store_crl_get(sp_store *st, int64_t number, sp_crl_row *out) SP_WARN_UNUSED;
+
+/* ------------------------------------------------ block list (schema v2) */
+
+typedef struct {
+	char sha256[65];   /* lower-case hex, "" if only the SHA-1 thumbprint is known */
+	char sha1[41];     /* lower-case hex, "" if unknown */
+	char *serial;      /* "" if unknown (certificate not seen) */
+	char *subject;     /* "" if unknown */
+	char *issuer;      /* "" if unknown */
+	char *reason;
+	char *created_by;
+	int64_t created_at;
+	int in_store;      /* the certificate is one this CA issued */
+} sp_block_row;
+
+void sp_block_row_clear(sp_block_row *row);
+/* At least one of sha256/sha1 set. SP_ERR_EXISTS: already blocked (same
+ * sha256, or same sha1). Inside a transaction. */
+sp_err sp_store_block_add(sp_store *st, const sp_block_row *row) SP_WARN_UNUSED;
+/* Remove by SHA-256 (64 hex) or SHA-1 (40 hex), normalised first.
+ * SP_ERR_NOTFOUND if not blocked. Inside a transaction. */
+sp_err sp_store_block_remove(sp_store *st, const char *key) SP_WARN_UNUSED;
+/* Is a certificate with these fingerprints blocked? (either matches).
+ * SP_OK and *out filled when blocked (out may be NULL), SP_ERR_NOTFOUND when
+ * not. Indexed: this is on the enrollment service's request path. */
+sp_err sp_store_block_find(sp_store *st, const char *sha256, const char *sha1, sp_block_row *out) SP_WARN_UNUSED;
+typedef int (*sp_block_cb)(const sp_block_row *row, void *arg);
+/* Ordered by created_at, sha256. */
+sp_err sp_store_block_list(sp_store *st, sp_block_cb cb, void *arg) SP_WARN_UNUSED;
+
 #endif
