@@ -45,6 +45,8 @@ static sp_err load_cert_parts(sp_ca *ca)
 	ca->ext_aki = sp_ext_aki_from_cert(ca->cert);
 	ca->ext_cdp = sp_ext_cdp(ca->crl_url);
 	ca->ext_aia = sp_ext_aia(ca->aia_url);
+	if (ca->crl_policy.delta_enabled && !(ca->ext_freshest = sp_ext_freshest_crl(ca->delta_crl_url)))
+		return sp_fail_ossl(SP_ERR_CRYPTO, "building the FreshestCRL extension");
 	if (!ca->ext_bc || !ca->ext_aki || !ca->ext_cdp || !ca->ext_aia)
 		return sp_fail_ossl(SP_ERR_CRYPTO, "building the CA's extensions (does the CA certificate have a "
 						   "subject key identifier?)");
@@ -77,10 +79,15 @@ sp_err sp_ca_open(const char *home, const sp_secret *pass, sp_ca **out)
 	ca->aia_url = join_url(ca->info.base_url, "ca", slug, ".crt");
 	ca->crl_file = join_file("crl", slug, ".crl");
 	ca->aia_file = join_file("ca", slug, ".crt");
-	if (!ca->crl_url || !ca->aia_url || !ca->crl_file || !ca->aia_file) {
+	ca->delta_crl_url = join_url(ca->info.base_url, "crl", slug, "-delta.crl");
+	ca->delta_crl_file = join_file("crl", slug, "-delta.crl");
+	if (!ca->crl_url || !ca->aia_url || !ca->crl_file || !ca->aia_file || !ca->delta_crl_url ||
+	    !ca->delta_crl_file) {
 		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = sp_ca_policy_load(ca)) != SP_OK)
+		goto out;
 	if (ca->info.state == SP_CA_ACTIVE && (rc = load_cert_parts(ca)) != SP_OK)
 		goto out;
 	if (pass) {
@@ -118,6 +125,9 @@ void sp_ca_close(sp_ca *ca)
 	X509_EXTENSION_free(ca->ext_aki);
 	X509_EXTENSION_free(ca->ext_cdp);
 	X509_EXTENSION_free(ca->ext_aia);
+	X509_EXTENSION_free(ca->ext_freshest);
+	free(ca->delta_crl_url);
+	free(ca->delta_crl_file);
 	free(ca->crl_url);
 	free(ca->aia_url);
 	free(ca->crl_file);

@@ -17,7 +17,10 @@ struct sp_ca {
 	/* Extensions every leaf carries, built once per process: the issuance
 	 * hot path only copies them (see docs/issuance.md, "speed"). */
 	X509_EXTENSION *ext_bc, *ext_aki, *ext_cdp, *ext_aia;
+	X509_EXTENSION *ext_freshest; /* FreshestCRL -> delta URL; NULL unless deltas are on */
 	int64_t not_after;
+	sp_crl_policy crl_policy; /* loaded at open (ca_policy.c) */
+	char *delta_crl_url, *delta_crl_file;
 };
 
 /* ca_key.c */
@@ -36,6 +39,11 @@ X509_EXTENSION *sp_ext_aia(const char *url);
 sp_err sp_random_serial(ASN1_INTEGER **out);
 /* Add a copy of ext (NULL = skip); 0 on failure. */
 int sp_add_ext(X509 *x, X509_EXTENSION *ext);
+
+/* ca_policy.c: read the "crl.*" settings into ca->crl_policy (defaults for
+ * unset ones; SP_ERR_DB for a stored value out of range). */
+sp_err sp_ca_policy_load(sp_ca *ca);
+X509_EXTENSION *sp_ext_freshest_crl(const char *url);
 
 /* issue_names.c: the subject and SAN of a new certificate, from the CSR and
  * the command line, exactly as the template allows. */

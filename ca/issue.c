@@ -210,7 +210,8 @@ static sp_err build(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_nam
 		san = X509V3_EXT_i2d(NID_subject_alt_name, X509_NAME_entry_count(names->subject) == 0, names->san);
 	if (!ku || !eku || !ski || (sk_GENERAL_NAME_num(names->san) > 0 && !san) || !sp_add_ext(x, ca->ext_bc) ||
 	    !sp_add_ext(x, ku) || !sp_add_ext(x, eku) || !sp_add_ext(x, san) || !sp_add_ext(x, ski) ||
-	    !sp_add_ext(x, ca->ext_aki) || !sp_add_ext(x, ca->ext_cdp) || !sp_add_ext(x, ca->ext_aia)) {
+	    !sp_add_ext(x, ca->ext_aki) || !sp_add_ext(x, ca->ext_cdp) || !sp_add_ext(x, ca->ext_freshest) ||
+	    !sp_add_ext(x, ca->ext_aia)) {
 		rc = sp_fail_ossl(SP_ERR_CRYPTO, "building the certificate's extensions");
 		goto out;
 	}

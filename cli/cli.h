@@ -37,6 +37,16 @@ sp_err cli_open_ca(const cli_ctx *ctx, int want_key, const char *pass_file, cons
 /* Write data to path atomically (mode), or to stdout when path is NULL or "-". */
 sp_err cli_write_out(const char *path, const void *data, size_t len, mode_t mode);
 
+/* "cli:<user>" for audit rows (SUDO_USER, else USER). */
+const char *cli_actor(void);
+
+/* A time from the command line: "2026-11-20T10:00:00Z" or seconds since the
+ * epoch. */
+sp_err cli_parse_time(const char *s, int64_t *out);
+
+/* Read a certificate file (PEM or DER). */
+sp_err cli_read_cert(const char *path, X509 **out);
+
 /* JSON string literal (quotes included) with RFC 8259 escapes. */
 void cli_json_str(FILE *f, const char *s);
 
@@ -47,6 +57,10 @@ int cmd_template(const cli_ctx *ctx, int argc, char **argv);
 int cmd_issue(const cli_ctx *ctx, int argc, char **argv);
 int cmd_cert(const cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(const cli_ctx *ctx, int argc, char **argv);
+int cmd_revoke(const cli_ctx *ctx, int argc, char **argv);
+int cmd_release(const cli_ctx *ctx, int argc, char **argv);
+int cmd_crl(const cli_ctx *ctx, int argc, char **argv);
+int cmd_block(const cli_ctx *ctx, int argc, char **argv);
 
 /* Common option letters for the passphrase, used by several commands. */
 #define CLI_OPT_PASS_FILE 1001

@@ -9,9 +9,14 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: sitepki --home DIR ca show [--json]\n"
 		   "       sitepki --home DIR ca import-cert --cert FILE --chain FILE\n"
+		   "       sitepki --home DIR ca set [--crl-days N] [--delta on|off] [--delta-hours H]\n"
+		   "                                 [--keep-expired on|off]\n"
 		   "show: the CA's name, state, certificate, URLs and site code.\n"
 		   "import-cert: finish `init --csr`: the certificate must carry this CA's key,\n"
-		   "be a CA certificate, and verify through --chain (issuers up to the root, PEM).\n");
+		   "be a CA certificate, and verify through --chain (issuers up to the root, PEM).\n"
+		   "set: the CRL policy: full CRL lifetime in days (default 7), delta CRLs (default off;\n"
+		   "when on, new certificates and full CRLs point to the delta URL), delta lifetime in\n"
+		   "hours (default 24), keep expired certificates on CRLs (default off).\n");
 }
 
 static int show(const cli_ctx *ctx, int json)
@@ -57,6 +62,10 @@ static int show(const cli_ctx *ctx, int json)
 		printf("key:         %s\nsite code:   %s\nCRL URL:     %s\nCA cert URL: %s\nchain above: %d\n",
 		       info->key_alg, info->site_code[0] ? info->site_code : "(none)", sp_ca_crl_url(ca),
 		       sp_ca_aia_url(ca), sp_ca_get0_chain(ca) ? sk_X509_num(sp_ca_get0_chain(ca)) : 0);
+		printf("CRL policy:  full every %d days; delta %s (%d hours, %s); expired certificates %s\n",
+		       sp_ca_get0_crl_policy(ca)->crl_days, sp_ca_get0_crl_policy(ca)->delta_enabled ? "on" : "off",
+		       sp_ca_get0_crl_policy(ca)->delta_hours, sp_ca_delta_crl_url(ca),
+		       sp_ca_get0_crl_policy(ca)->keep_expired ? "kept" : "dropped");
 	}
 	free(subj);
 	sp_ca_close(ca);
@@ -101,6 +110,80 @@ static int import_cert(const cli_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int on_off(const char *v, int *out)
+{
+	if (!strcmp(v, "on"))
+		*out = 1;
+	else if (!strcmp(v, "off"))
+		*out = 0;
+	else
+		return 0;
+	return 1;
+}
+
+static int set(const cli_ctx *ctx, int argc, char **argv)
+{
+	enum { O_DAYS = 1, O_DELTA, O_HOURS, O_KEEP };
+	static const struct option opts[] = {
+		{"crl-days", required_argument, NULL, O_DAYS},
+		{"delta", required_argument, NULL, O_DELTA},
+		{"delta-hours", required_argument, NULL, O_HOURS},
+		{"keep-expired", required_argument, NULL, O_KEEP},
+		{NULL, 0, NULL, 0},
+	};
+	sp_crl_policy p;
+	sp_ca *ca = NULL;
+	sp_err rc;
+	int c, any = 0;
+	char *end;
+
+	if ((rc = cli_open_ca(ctx, 0, NULL, NULL, &ca)) != SP_OK)
+		return cli_fail(rc);
+	p = *sp_ca_get0_crl_policy(ca);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		any = 1;
+		switch (c) {
+		case O_DAYS:
+			p.crl_days = (int)strtol(optarg, &end, 10);
+			if (*end || !*optarg)
+				p.crl_days = -1;
+			break;
+		case O_HOURS:
+			p.delta_hours = (int)strtol(optarg, &end, 10);
+			if (*end || !*optarg)
+				p.delta_hours = -1;
+			break;
+		case O_DELTA:
+			if (!on_off(optarg, &p.delta_enabled)) {
+				sp_ca_close(ca);
+				return cli_usage("ca set", "--delta takes on or off");
+			}
+			break;
+		case O_KEEP:
+			if (!on_off(optarg, &p.keep_expired)) {
+				sp_ca_close(ca);
+				return cli_usage("ca set", "--keep-expired takes on or off");
+			}
+			break;
+		default:
+			sp_ca_close(ca);
+			return cli_usage("ca set", "unknown option");
+		}
+	}
+	if (!any || optind != argc) {
+		sp_ca_close(ca);
+		return cli_usage("ca set", "give at least one of --crl-days, --delta, --delta-hours, --keep-expired");
+	}
+	rc = sp_ca_set_crl_policy(ca, &p, cli_actor());
+	sp_ca_close(ca);
+	if (rc != SP_OK)
+		return cli_fail(rc);
+	fprintf(stderr, "CRL policy: full CRLs every %d days, delta CRLs %s (%d hours), expired certificates %s\n",
+		p.crl_days, p.delta_enabled ? "on" : "off", p.delta_hours, p.keep_expired ? "kept" : "dropped");
+	return 0;
+}
+
 int cmd_ca(const cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -115,5 +198,7 @@ int cmd_ca(const cli_ctx *ctx, int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "import-cert"))
 		return import_cert(ctx, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "set"))
+		return set(ctx, argc - 1, argv + 1);
 	return cli_usage("ca", "unknown subcommand '%s'", argv[1]);
 }

@@ -51,16 +51,6 @@ typedef struct {
 	const char *dns[MAX_CLI_DNS];
 } issue_args;
 
-static char *requester(void)
-{
-	static char buf[96];
-	const char *u = getenv("SUDO_USER");
-	if (!u)
-		u = getenv("USER");
-	snprintf(buf, sizeof buf, "cli:%s", u && u[0] ? u : "unknown");
-	return buf;
-}
-
 /* The caller names the file in its message (a batch prints "FILE: why"). */
 static sp_err read_csr(const char *path, X509_REQ **req)
 {
@@ -529,7 +519,7 @@ int cmd_issue(const cli_ctx *ctx, int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	a.commit_every = 1000;
 	a.io.dns = a.dns;
-	a.io.requester = requester();
+	a.io.requester = cli_actor();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

@@ -11,6 +11,10 @@ static const cli_command commands[] = {
 	{"template", cmd_template, "list, show or check certificate templates"},
 	{"issue", cmd_issue, "issue certificates from PKCS#10 requests (one, or a batch)"},
 	{"cert", cmd_cert, "list, show and export issued certificates"},
+	{"revoke", cmd_revoke, "revoke certificates (one, or a list in one transaction)"},
+	{"release", cmd_release, "lift a certificateHold"},
+	{"crl", cmd_crl, "publish, show, check and schedule CRLs"},
+	{"block", cmd_block, "block and unblock certificates (also ones this CA did not issue)"},
 	{"audit", cmd_audit, "verify or list the hash-chained audit log"},
 	{NULL, NULL, NULL},
 };

@@ -1,9 +1,11 @@
 /* util.c - helpers shared by the commands. */
+#define _XOPEN_SOURCE 700 /* strptime */
 #include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_fail(sp_err rc)
@@ -93,4 +95,48 @@ void cli_json_str(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+const char *cli_actor(void)
+{
+	static char buf[96];
+	const char *u = getenv("SUDO_USER");
+	if (!u || !u[0])
+		u = getenv("USER");
+	snprintf(buf, sizeof buf, "cli:%s", u && u[0] ? u : "unknown");
+	return buf;
+}
+
+sp_err cli_parse_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end && *end == '\0') {
+		*out = (int64_t)timegm(&tm);
+		return SP_OK;
+	}
+	v = strtoll(s, &end, 10);
+	if (*s && *end == '\0' && v >= 0) {
+		*out = (int64_t)v;
+		return SP_OK;
+	}
+	return sp_fail(SP_ERR_USAGE, "'%s' is not a time (2026-11-20T10:00:00Z or seconds since 1970)", s);
+}
+
+sp_err cli_read_cert(const char *path, X509 **out)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	sp_err rc = sp_file_read(path, SP_MAX_CERT_BYTES, &data, &len);
+	if (rc == SP_OK && (rc = sp_cert_parse(data, len, out)) != SP_OK) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", sp_last_error());
+		sp_fail(rc, "%s: %s", path, msg);
+	}
+	free(data);
+	return rc;
 }

@@ -61,8 +61,9 @@ sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, sp_crl_info *out) SP_WA
 
 /* The revocation state of `cert` according to `crl` at time `at`: the CRL
  * must be signed by `issuer`, name it as its issuer, be current at `at`
- * (thisUpdate <= at < nextUpdate; otherwise SP_ERR_POLICY "CRL expired/not
- * yet valid"), and `cert` must be issued by `issuer`. A delta CRL may be given
+ * (thisUpdate <= at < nextUpdate; otherwise SP_ERR_INPUT "CRL expired/not
+ * yet valid": an unusable CRL, kept apart from "revoked", which the CLI
+ * reports with SP_ERR_POLICY), and `cert` must be issued by `issuer`. A delta CRL may be given
  * as `delta` (NULL if none): it must name crl's number as its base, and its
  * entries override the base's (removeFromCRL lifts a hold). */
 typedef struct {

@@ -22,7 +22,7 @@
 typedef struct sp_store sp_store;
 
 /* Current schema version; sp_store_open migrates older stores forward. */
-#define SP_STORE_SCHEMA_VERSION 1
+#define SP_STORE_SCHEMA_VERSION 2
 
 /* Open (create = 1: create a new store file with mode 0600; refuses an
  * existing file) or open an existing store (create = 0: the file must exist
@@ -93,7 +93,9 @@ typedef struct {
 void sp_cert_row_clear(sp_cert_row *row);
 
 /* Insert an issued certificate. A serial or sha256 already present is
- * SP_ERR_EXISTS (the UNIQUE constraints decide, not a prior SELECT). */
+ * SP_ERR_EXISTS (the UNIQUE constraints decide, not a prior SELECT). A row
+ * inserted REVOKED or HOLD (an import) takes the next revocation sequence
+ * number, like any other revocation state change (see below). */
 sp_err sp_store_cert_insert(sp_store *st, const sp_cert_row *row) SP_WARN_UNUSED;
 
 /* 1 if a certificate with this serial is recorded, 0 if not; <0 on error. */
@@ -182,7 +184,9 @@ sp_err sp_store_audit_list(sp_store *st, int64_t limit, sp_audit_cb cb, void *ar
 /* ------------------------------------------------- settings (schema v2) */
 
 /* Small per-CA settings (CRL policy and the like), as text. get: SP_ERR_NOTFOUND
- * when unset (*out untouched). set: inside a transaction. */
+ * when unset (*out untouched); else *out is malloc'd, caller frees. set:
+ * inserts or replaces, inside a transaction; "" is a value, NULL is
+ * SP_ERR_INPUT. */
 sp_err sp_store_setting_get(sp_store *st, const char *key, char **out) SP_WARN_UNUSED;
 sp_err sp_store_setting_set(sp_store *st, const char *key, const char *value) SP_WARN_UNUSED;
 
@@ -204,17 +208,24 @@ enum {
 
 /* Every change of a certificate's revocation state (revoke, hold, release)
  * takes the next value of one store-wide counter, the revocation sequence,
- * so a delta CRL can ask for "everything changed after sequence N". */
+ * so a delta CRL can ask for "everything changed after sequence N". The
+ * counter is bumped in the transaction of the change: a rolled-back change
+ * leaves no number used, and a refused one (SP_ERR_EXISTS, SP_ERR_NOTFOUND,
+ * SP_ERR_POLICY) takes none. */
 
 /* Revoke the certificate with this serial (upper-case hex): VALID -> REVOKED,
  * or -> HOLD when reason is certificateHold; HOLD -> REVOKED with a final
  * reason is allowed (revoked_at becomes `when`). Inside a transaction.
  * SP_ERR_NOTFOUND: no such serial. SP_ERR_EXISTS: already revoked (or
- * already on hold and reason is hold again): nothing changes. */
+ * already on hold and reason is hold again): nothing changes.
+ * SP_ERR_POLICY: reason is not one to revoke with (removeFromCRL, the unused
+ * 7, or outside 0..10), checked before the serial. */
 sp_err sp_store_cert_revoke(sp_store *st, const char *serial, int reason, int64_t when) SP_WARN_UNUSED;
 
 /* HOLD -> VALID. SP_ERR_NOTFOUND: no such serial. SP_ERR_POLICY: not on hold
- * (a final revocation is never undone). Inside a transaction. */
+ * (a final revocation is never undone). Inside a transaction. Afterwards the
+ * certificate reads as valid (revoked_at 0, revoke_reason -1); the release
+ * time `when` is kept for the delta walk below. */
 sp_err sp_store_cert_release(sp_store *st, const char *serial, int64_t when) SP_WARN_UNUSED;
 
 typedef struct {
@@ -232,12 +243,16 @@ typedef struct {
  *    since_seq: REVOKED/HOLD ones as above, and ones released from hold
  *    since then with reason SP_REASON_REMOVE_FROM_CRL (a delta CRL).
  * Certificates with not_after < expired_before are left out (0 = keep all).
- * The entry is valid only during cb; a non-zero cb return stops the walk. */
+ * A certificate revoked before schema 2 has seq 0: in every full list, in
+ * no delta. The entry is valid only during cb; a non-zero cb return stops
+ * the walk and is returned as for sp_store_cert_list. */
 typedef int (*sp_revoked_cb)(const sp_revoked_entry *e, void *arg);
 sp_err sp_store_revoked_list(sp_store *st, int64_t since_seq, int64_t expired_before, sp_revoked_cb cb,
 			     void *arg) SP_WARN_UNUSED;
 
-/* The current revocation sequence (0 if nothing was ever revoked). */
+/* The current revocation sequence (0 if nothing was ever revoked). A CRL
+ * records the sequence it covers: read it and walk in one transaction (or
+ * read it first), so no change can fall between the two. */
 sp_err sp_store_revocation_seq(sp_store *st, int64_t *seq) SP_WARN_UNUSED;
 
 /* ------------------------------------------------------ CRLs (schema v2) */
@@ -254,11 +269,16 @@ typedef struct {
 } sp_crl_row;
 
 void sp_crl_row_clear(sp_crl_row *row);
-/* Record a published CRL; a number already present is SP_ERR_EXISTS. */
+/* Record a published CRL; a number already present is SP_ERR_EXISTS.
+ * Inside a transaction. SP_ERR_INPUT for a row no CRL can have: no DER,
+ * delta not 0/1, a full CRL with a base_number, a delta whose base_number
+ * is not below its own number, next_update not after this_update. */
 sp_err sp_store_crl_insert(sp_store *st, const sp_crl_row *row) SP_WARN_UNUSED;
 /* Newest CRL by number: kind -1 any, 0 full, 1 delta. with_der: also load
- * the DER. SP_ERR_NOTFOUND if none. */
+ * the DER (else der is NULL and the blob is not read). SP_ERR_NOTFOUND if
+ * none. *out owns its DER: sp_crl_row_clear(). */
 sp_err sp_store_crl_last(sp_store *st, int kind, int with_der, sp_crl_row *out) SP_WARN_UNUSED;
+/* One CRL by number, with its DER. SP_ERR_NOTFOUND if none. */
 sp_err sp_store_crl_get(sp_store *st, int64_t number, sp_crl_row *out) SP_WARN_UNUSED;
 
 /* ------------------------------------------------ block list (schema v2) */
@@ -276,18 +296,23 @@ typedef struct {
 } sp_block_row;
 
 void sp_block_row_clear(sp_block_row *row);
-/* At least one of sha256/sha1 set. SP_ERR_EXISTS: already blocked (same
- * sha256, or same sha1). Inside a transaction. */
+/* At least one of sha256/sha1 set (else SP_ERR_INPUT); both normalised
+ * (case, colons). "" fields are stored as unknown (NULL). created_at is
+ * stored as given. SP_ERR_EXISTS: already blocked (same sha256, or same
+ * sha1). Inside a transaction. */
 sp_err sp_store_block_add(sp_store *st, const sp_block_row *row) SP_WARN_UNUSED;
 /* Remove by SHA-256 (64 hex) or SHA-1 (40 hex), normalised first.
  * SP_ERR_NOTFOUND if not blocked. Inside a transaction. */
 sp_err sp_store_block_remove(sp_store *st, const char *key) SP_WARN_UNUSED;
-/* Is a certificate with these fingerprints blocked? (either matches).
- * SP_OK and *out filled when blocked (out may be NULL), SP_ERR_NOTFOUND when
- * not. Indexed: this is on the enrollment service's request path. */
+/* Is a certificate with these fingerprints blocked? (either matches; NULL
+ * or "" = not known, at least one needed). SP_OK and *out filled when
+ * blocked (out may be NULL; release with sp_block_row_clear()),
+ * SP_ERR_NOTFOUND when not. Indexed: this is on the enrollment service's
+ * request path. */
 sp_err sp_store_block_find(sp_store *st, const char *sha256, const char *sha1, sp_block_row *out) SP_WARN_UNUSED;
 typedef int (*sp_block_cb)(const sp_block_row *row, void *arg);
-/* Ordered by created_at, sha256. */
+/* Ordered by created_at, sha256 (entries without one first). The row
+ * handed to cb points into SQLite's memory: valid only during cb. */
 sp_err sp_store_block_list(sp_store *st, sp_block_cb cb, void *arg) SP_WARN_UNUSED;
 
 #endif

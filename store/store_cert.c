@@ -11,9 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A row recorded already revoked or on hold (an import) is a revocation
+ * state change like any other: it takes the next revocation sequence, so
+ * a delta CRL made after the last full one lists it. A valid row takes 0
+ * and never reads meta, which keeps the issuance path as it was. */
 #define SQL_CERT_INSERT                                                                     \
-	"INSERT INTO certificate(" SPS_CERT_COLS ", der)"                                   \
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	"INSERT INTO certificate(" SPS_CERT_COLS ", der, rev_seq)"                          \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"                  \
+	" CASE WHEN ?10 = 0 THEN 0 ELSE " SPS_NEXT_REV_SEQ " END)"
 
 #define SQL_SERIAL_EXISTS "SELECT 1 FROM certificate WHERE serial = ?1"
 #define SQL_CERT_BY(col) "SELECT " SPS_CERT_COLS ", der FROM certificate WHERE " col " = ?1"
@@ -122,6 +127,8 @@ sp_err sp_store_cert_insert(sp_store *st, const sp_cert_row *row)
 		err = sps_db_fail(st, "certificate insert");
 		goto out;
 	}
+	if (row->status != SP_CERT_VALID)
+		err = sps_rev_seq_bump(st);
 out:
 	sps_stmt_done(s);
 	return err;

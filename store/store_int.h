@@ -34,6 +34,24 @@ typedef enum {
 	SPS_REQUEST_SET_STATUS,
 	SPS_CA_PUT,
 	SPS_CA_GET,
+	SPS_SETTING_GET,
+	SPS_SETTING_SET,
+	SPS_REV_SEQ_GET,
+	SPS_REV_SEQ_BUMP,
+	SPS_CERT_REVOKE,
+	SPS_CERT_RELEASE,
+	SPS_CERT_REV_STATE,
+	SPS_CRL_INSERT,
+	SPS_CRL_GET,
+	/* the four crl_last variants, in the order store_crl.c indexes them */
+	SPS_CRL_LAST_ANY,
+	SPS_CRL_LAST_ANY_DER,
+	SPS_CRL_LAST_KIND,
+	SPS_CRL_LAST_KIND_DER,
+	SPS_BLOCK_INSERT,
+	SPS_BLOCK_FIND,
+	SPS_BLOCK_REMOVE_SHA256,
+	SPS_BLOCK_REMOVE_SHA1,
 	SPS_STMT_COUNT
 } sps_stmt_id;
 
@@ -91,6 +109,17 @@ sp_err sps_cb_result(int rc);
  * malloc'd copies (sp_cert_row_clear()); copy = 0: the strings and DER point
  * into SQLite's memory and are valid until the statement steps again. */
 sp_err sps_cert_fill(sp_store *st, sqlite3_stmt *s, sp_cert_row *row, int copy) SP_WARN_UNUSED;
+
+/* The revocation sequence number the next state change takes, as an SQL
+ * scalar subquery (NULL when the meta row is missing, which the NOT NULL
+ * on certificate.rev_seq then refuses). Used inside the UPDATE/INSERT that
+ * changes the state, followed by sps_rev_seq_bump() in the same
+ * transaction. */
+#define SPS_NEXT_REV_SEQ "(SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'revocation_seq')"
+
+/* Advance meta 'revocation_seq' by one (store_revoke.c); call right after
+ * the statement that used SPS_NEXT_REV_SEQ changed a row. */
+sp_err sps_rev_seq_bump(sp_store *st) SP_WARN_UNUSED;
 
 /* Prepare BEGIN/COMMIT/ROLLBACK at open (store_txn.c). */
 sp_err sps_txn_prepare(sp_store *st) SP_WARN_UNUSED;

@@ -95,8 +95,76 @@ static const char migration_1[] =
 	" ('audit_head_hash', "
 	"'0000000000000000000000000000000000000000000000000000000000000000');";
 
+/* 2: revocation state changes, CRLs, settings and the block list. */
+static const char migration_2[] =
+	"CREATE TABLE setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
+	/* rev_seq: the revocation sequence (meta 'revocation_seq') taken by
+	 * the certificate's last revoke/hold/release; 0 = never changed
+	 * (valid, or recorded already revoked before schema 2, which every
+	 * full CRL lists anyway). released_at: set when a hold is lifted, so
+	 * the delta walk can report removeFromCRL; cleared by a revoke. */
+	"ALTER TABLE certificate ADD COLUMN rev_seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE certificate ADD COLUMN released_at INTEGER;"
+	/* Both walk indexes are partial: a valid certificate (nearly every
+	 * row, and every insert on the issuance path) is in neither, so
+	 * issuing pays nothing for them and they stay as small as the
+	 * revocation list. The full walk's index carries every column the
+	 * walk reads, in serial order: a million entries stream from the
+	 * index alone, without one table seek (a row holds its DER) and
+	 * without a sort. SQLite uses a partial index only for a query that
+	 * repeats its WHERE term: the walks (store_revoke.c) do, and name the
+	 * index (INDEXED BY) so that a plan unable to use it fails to prepare
+	 * rather than scanning the table. */
+	"CREATE INDEX certificate_revoked ON certificate"
+	"(serial, status, revoked_at, revoke_reason, not_after, rev_seq)"
+	" WHERE status IN (1, 2);"
+	/* "<> 0" rather than "> 0" (the same rows: rev_seq is never
+	 * negative): the delta query must repeat the term, and a "> 0" there
+	 * would be a second lower bound competing with "> since_seq" for the
+	 * range scan; SQLite can pick either, and with "> 0" it walks the
+	 * whole index. "<>" is no range bound, so "> since_seq" is used. */
+	"CREATE INDEX certificate_rev_seq ON certificate(rev_seq) WHERE rev_seq <> 0;"
+	/* The sequence lives beside the audit head and is bumped in the
+	 * transaction of the change it numbers. */
+	"INSERT INTO meta(key, value) VALUES ('revocation_seq', '0');"
+
+	/* number: the CRLNumber, one sequence for full and delta CRLs (RFC
+	 * 5280 5.2.3), so the primary key is what refuses a reuse. der last:
+	 * a row read without it never touches the blob's pages. */
+	"CREATE TABLE crl("
+	" number INTEGER PRIMARY KEY CHECK (number >= 0),"
+	" delta INTEGER NOT NULL CHECK (delta IN (0, 1)),"
+	" base_number INTEGER NOT NULL,"
+	" this_update INTEGER NOT NULL,"
+	" next_update INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" entries INTEGER NOT NULL,"
+	" der BLOB NOT NULL,"
+	" CHECK (delta = 1 OR base_number = 0));"
+	/* "newest full" / "newest delta": (delta, rowid) in one descent. */
+	"CREATE INDEX crl_delta ON crl(delta);"
+
+	/* A fingerprint unknown is NULL, not '': UNIQUE lets any number of
+	 * NULLs through, so rows knowing only a SHA-1 do not collide on an
+	 * empty SHA-256. The UNIQUE indexes are also the look-ups
+	 * sp_store_block_find makes on the enrollment request path. */
+	"CREATE TABLE block("
+	" id INTEGER PRIMARY KEY,"
+	" sha256 TEXT UNIQUE,"
+	" sha1 TEXT UNIQUE,"
+	" serial TEXT,"
+	" subject TEXT,"
+	" issuer TEXT,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" in_store INTEGER NOT NULL DEFAULT 0 CHECK (in_store IN (0, 1)),"
+	" CHECK (sha256 IS NOT NULL OR sha1 IS NOT NULL));";
+
 static const char *const migrations[] = {
 	migration_1,
+	migration_2,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SP_STORE_SCHEMA_VERSION,
