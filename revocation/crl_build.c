@@ -15,6 +15,7 @@
  * No tag or length byte is written by hand here.
  */
 #include "revocation/crl_int.h"
+#include "ca/ca_int.h" /* the extension builders certificates use too */
 
 #include <limits.h>
 #include <openssl/asn1t.h>
@@ -345,34 +346,6 @@ static X509_EXTENSION *ext_idp(const char *url)
 	return ext;
 }
 
-/* RFC 5280 5.2.6: FreshestCRL has the CRLDistributionPoints syntax. */
-static X509_EXTENSION *ext_freshest(const char *url)
-{
-	CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
-	DIST_POINT *dp = DIST_POINT_new();
-	X509_EXTENSION *ext = NULL;
-	if (!dps || !dp || !(dp->distpoint = dp_name(url)) || !sk_DIST_POINT_push(dps, dp))
-		goto out;
-	dp = NULL;
-	ext = X509V3_EXT_i2d(NID_freshest_crl, 0, dps);
-out:
-	DIST_POINT_free(dp);
-	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
-	return ext;
-}
-
-static X509_EXTENSION *ext_aki(X509 *ca_cert)
-{
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca_cert);
-	AUTHORITY_KEYID *aki = NULL;
-	X509_EXTENSION *ext = NULL;
-	if (!ski || !(aki = AUTHORITY_KEYID_new()))
-		return NULL;
-	if ((aki->keyid = ASN1_OCTET_STRING_dup(ski)))
-		ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, aki);
-	AUTHORITY_KEYID_free(aki);
-	return ext;
-}
 
 /* CRLNumber (5.2.3, non-critical) or DeltaCRLIndicator (5.2.4, critical). */
 static X509_EXTENSION *ext_number(int nid, int critical, int64_t v)
@@ -423,7 +396,7 @@ static sp_err crl_extensions(const sp_crl_spec *s, STACK_OF(X509_EXTENSION) **sk
 	sp_err rc;
 	if (!X509_get0_subject_key_id(s->ca_cert))
 		return sp_fail(SP_ERR_CRYPTO, "the CA certificate has no subject key identifier for the CRL's AKI");
-	if ((rc = add_ext(sk, ext_aki(s->ca_cert), "authority key identifier")) != SP_OK ||
+	if ((rc = add_ext(sk, sp_ext_aki_from_cert(s->ca_cert), "authority key identifier")) != SP_OK ||
 	    (rc = add_ext(sk, ext_number(NID_crl_number, 0, s->number), "CRL number")) != SP_OK)
 		return rc;
 	if (s->base_number > 0 &&
@@ -432,7 +405,7 @@ static sp_err crl_extensions(const sp_crl_spec *s, STACK_OF(X509_EXTENSION) **sk
 	if ((rc = add_ext(sk, ext_idp(s->idp_url), "issuing distribution point")) != SP_OK)
 		return rc;
 	if (s->base_number == 0 && s->freshest_url &&
-	    (rc = add_ext(sk, ext_freshest(s->freshest_url), "freshest CRL")) != SP_OK)
+	    (rc = add_ext(sk, sp_ext_freshest_crl(s->freshest_url), "freshest CRL")) != SP_OK)
 		return rc;
 	if (s->expired_kept_from > 0 &&
 	    (rc = add_ext(sk, ext_expired_on_crl(s->expired_kept_from), "expired certificates on CRL")) != SP_OK)
