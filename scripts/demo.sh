@@ -37,6 +37,11 @@ issue amt-provisioning oobsp.corp.example "-addext subjectAltName=DNS:oobsp.corp
 issue amt-web-server amt0001.corp.example "-addext subjectAltName=DNS:amt0001.corp.example"
 issue amt-8021x-client amt0001.corp.example "" --upn amt0001@corp.example
 
+# The CRL the certificates' distribution point names, published where the
+# HTTP service (and any web server) serves it from.
+"$S" --home "$H" crl publish 2>/dev/null
+SLUG=$(basename "$("$S" --home "$H" ca show --json | sed 's/.*"crl_url":"\([^"]*\)".*/\1/')" .crl)
+
 echo
 echo "Demo CA home: $H   (CA certificate: $H/ca.pem, passphrase file: $PASS)"
 echo
@@ -44,5 +49,8 @@ echo
 echo
 echo "Issued certificates, keys and CSRs: $OUT/<template>.{pem,key,csr}"
 echo "Check one:   openssl verify -x509_strict -purpose sslserver -CAfile $H/ca.pem $OUT/web-server.pem"
+echo "With CRL:    openssl verify -crl_check -CRLfile $H/publish/crl/$SLUG.crl.pem -CAfile $H/ca.pem $OUT/client-auth.pem"
+echo "Revoke:      $S --home $H revoke SERIAL --reason keyCompromise && SITEPKI_PASS_FILE=$PASS $S --home $H crl publish"
+echo "Block media: $S --home $H block add --cert $OUT/osd-media.pem --reason 'boot media lost'"
 echo "Inventory:   $S --home $H cert list --json"
 echo "Audit log:   $S --home $H audit verify"
