@@ -1,0 +1,100 @@
+/*
+ * signer_int.h - the signer's wire format (docs/signer.md), private to
+ * enroll/ and its tests.
+ *
+ * One message = one SOCK_SEQPACKET packet (the kernel keeps the boundaries):
+ *
+ *   header (12 bytes, big-endian):
+ *     u32 magic "SPSG" | u8 version (1) | u8 type | u16 reserved (0) | u32 total length
+ *   then fields, each:  u16 tag | u32 length | length bytes
+ *
+ * sp_signer_msg_parse() is the one parser both processes use. Writing goes
+ * through sp_signer_wbuf, which applies the same per-tag limits so a sender
+ * cannot build what the receiver would refuse.
+ */
+#ifndef SITEPKI_ENROLL_SIGNER_INT_H
+#define SITEPKI_ENROLL_SIGNER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "enroll/signer.h"
+
+#define SP_SIGNER_MAGIC 0x53505347u /* "SPSG" */
+#define SP_SIGNER_VERSION 1
+#define SP_SIGNER_HDR_LEN 12
+#define SP_SIGNER_FIELD_HDR_LEN 6
+#define SP_SIGNER_MAX_MSG (128 * 1024)
+#define SP_SIGNER_MAX_ERRMSG 1023 /* longer detail messages are cut by the sender */
+
+/* message types */
+enum {
+	SP_SG_READY = 1, /* signer -> parent: CA opened, serving; no fields */
+	SP_SG_ISSUE = 2, /* parent -> signer */
+	SP_SG_CERT = 3,  /* signer -> parent: the issued certificate */
+	SP_SG_ERROR = 4, /* signer -> parent: refusal or failure */
+	SP_SG_TYPE_MAX = 4
+};
+
+/* field tags */
+enum {
+	SP_SGT_TEMPLATE = 1,  /* ISSUE, required: template name */
+	SP_SGT_CSR = 2,       /* ISSUE, required: PKCS#10 (DER or PEM) */
+	SP_SGT_DNS = 3,       /* ISSUE, 0..32 times: dNSName from the context */
+	SP_SGT_UPN = 4,       /* ISSUE, optional */
+	SP_SGT_SITE = 5,      /* ISSUE, optional: site code */
+	SP_SGT_REQUESTER = 6, /* ISSUE, required */
+	SP_SGT_CERT = 7,      /* CERT, required: certificate DER */
+	SP_SGT_ERR_CODE = 8,  /* ERROR, required: u32 sp_err, not SP_OK */
+	SP_SGT_ERR_MSG = 9,   /* ERROR, required: one-line message */
+	SP_SGT_MAX = 9
+};
+
+/* A parsed message. Strings are copied and NUL-terminated; csr and cert
+ * point into the buffer that was parsed (borrowed). */
+typedef struct {
+	uint8_t type;
+	char template_name[SP_SIGNER_MAX_STR + 1];
+	const uint8_t *csr;
+	size_t csr_len;
+	char dns[SP_SIGNER_MAX_DNS][SP_SIGNER_MAX_STR + 1];
+	size_t n_dns;
+	char upn[SP_SIGNER_MAX_STR + 1];   /* "" when absent */
+	char site[SP_SIGNER_MAX_STR + 1];  /* "" when absent */
+	char requester[SP_SIGNER_MAX_STR + 1];
+	const uint8_t *cert;
+	size_t cert_len;
+	uint32_t err_code;
+	char err_msg[SP_SIGNER_MAX_ERRMSG + 1];
+} sp_signer_msg;
+
+/* Parse one whole message. Refused (SP_ERR_PROTOCOL, one line naming the
+ * offset or tag): shorter than the header or longer than SP_SIGNER_MAX_MSG,
+ * wrong magic/version/reserved, unknown type, total length != len, a field
+ * header or body past the end, a tag unknown or not allowed for the type, a
+ * repeated tag (dNSName: more than 32), an empty or over-long value, a NUL
+ * inside a string, a u32 whose length is not 4, an error code that is not a
+ * known failure code, a required field missing. */
+sp_err sp_signer_msg_parse(const uint8_t *buf, size_t len, sp_signer_msg *m) SP_WARN_UNUSED;
+
+/* Message writer over a caller's buffer. The first failure sticks (its
+ * message is set once) and later puts do nothing. */
+typedef struct {
+	uint8_t *buf;
+	size_t cap, len;
+	sp_err err;
+} sp_signer_wbuf;
+
+void sp_signer_wbuf_init(sp_signer_wbuf *w, uint8_t *buf, size_t cap, uint8_t type);
+void sp_signer_put_bytes(sp_signer_wbuf *w, uint16_t tag, const void *p, size_t n);
+void sp_signer_put_str(sp_signer_wbuf *w, uint16_t tag, const char *s);
+void sp_signer_put_u32(sp_signer_wbuf *w, uint16_t tag, uint32_t v);
+/* Write the total length into the header; *len is the message size. */
+sp_err sp_signer_wbuf_finish(sp_signer_wbuf *w, size_t *len) SP_WARN_UNUSED;
+
+/* Test hooks: the parent's socket and the child's pid. */
+int sp_signer_test_fd(const sp_signer *s);
+pid_t sp_signer_test_pid(const sp_signer *s);
+
+#endif
