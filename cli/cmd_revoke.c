@@ -24,18 +24,25 @@ static void help(FILE *f)
 
 typedef struct {
 	char **keys;
+	size_t *lineno; /* file line of each key, for messages */
 	size_t n;
 	uint8_t *buf;
 } key_list;
 
 static sp_err read_list(const char *path, key_list *l)
 {
-	size_t len = 0, cap = 0;
-	char *save = NULL;
+	size_t len = 0, cap = 0, lineno = 0;
+	char *next;
 	sp_err rc = sp_file_read(path, 256u * 1024 * 1024, &l->buf, &len);
 	if (rc != SP_OK)
 		return rc;
-	for (char *line = strtok_r((char *)l->buf, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+	/* line by line (not strtok, which would skip blank lines and lose the
+	 * numbering the messages give) */
+	for (char *line = (char *)l->buf; line; line = next) {
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		lineno++;
+		line[strcspn(line, "\r")] = '\0';
 		while (*line == ' ' || *line == '\t')
 			line++;
 		if (!*line || *line == '#')
@@ -43,11 +50,17 @@ static sp_err read_list(const char *path, key_list *l)
 		for (char *e = line + strlen(line); e > line && (e[-1] == ' ' || e[-1] == '\t'); e--)
 			e[-1] = '\0';
 		if (l->n == cap) {
-			char **nk = realloc(l->keys, (cap = cap ? cap * 2 : 1024) * sizeof *nk);
-			if (!nk)
+			char **nk;
+			size_t *nl;
+			cap = cap ? cap * 2 : 1024;
+			if (!(nk = realloc(l->keys, cap * sizeof *nk)))
 				return sp_fail(SP_ERR_NOMEM, "out of memory");
 			l->keys = nk;
+			if (!(nl = realloc(l->lineno, cap * sizeof *nl)))
+				return sp_fail(SP_ERR_NOMEM, "out of memory");
+			l->lineno = nl;
 		}
+		l->lineno[l->n] = lineno;
 		l->keys[l->n++] = line;
 	}
 	if (l->n == 0)
@@ -131,7 +144,7 @@ int cmd_revoke(const cli_ctx *ctx, int argc, char **argv)
 			if (l.n > 1) {
 				char msg[1024];
 				snprintf(msg, sizeof msg, "%s", sp_last_error());
-				sp_fail(rc, "%s (line %zu of %s); nothing was revoked", msg, i + 1, file);
+				sp_fail(rc, "%s (line %zu of %s); nothing was revoked", msg, l.lineno[i], file);
 			}
 			ret = cli_fail(rc);
 			goto out;
@@ -155,6 +168,7 @@ out:
 		sp_store_rollback(sp_ca_get0_store(ca));
 	sp_ca_close(ca);
 	free(l.keys);
+	free(l.lineno);
 	free(l.buf);
 	return ret;
 }

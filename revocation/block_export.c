@@ -588,7 +588,7 @@ static sp_err check_signed_envelope(CMS_ContentInfo *cms, X509 *ca_cert)
 	certs = CMS_get1_certs(cms);
 	if (sk_X509_num(certs) != 1)
 		rc = sp_fail(SP_ERR_INPUT, "block list: carries %d certificates; exactly the CA certificate expected",
-			     sk_X509_num(certs));
+			     certs ? sk_X509_num(certs) : 0); /* sk_X509_num(NULL) is -1 */
 	else if (X509_cmp(sk_X509_value(certs, 0), ca_cert) != 0)
 		rc = sp_fail(SP_ERR_INPUT, "block list: the certificate it carries is not the CA certificate (altered?)");
 	sk_X509_pop_free(certs, X509_free);

@@ -67,6 +67,10 @@ static sp_err check_crl(X509_CRL *crl, const char *what, X509 *issuer, EVP_PKEY 
 		free(b);
 		return rc;
 	}
+	/* RFC 5280 6.3.3(f): the key that signed the CRL must be allowed to
+	 * (keyUsage, when present, includes cRLSign; PKITS 4.7.4, 4.7.5) */
+	if (!(X509_get_key_usage(issuer) & KU_CRL_SIGN))
+		return sp_fail(SP_ERR_INPUT, "the %s's issuer may not sign CRLs (its key usage lacks cRLSign)", what);
 	if (X509_CRL_verify(crl, ik) != 1)
 		return sp_fail_ossl(SP_ERR_CRYPTO, "the %s's signature does not verify with the issuer's key", what);
 	for (int i = 0; i < X509_CRL_get_ext_count(crl); i++) {
@@ -77,6 +81,19 @@ static sp_err check_crl(X509_CRL *crl, const char *what, X509 *issuer, EVP_PKEY 
 			OBJ_obj2txt(oid, sizeof oid, X509_EXTENSION_get_object(e), 0);
 			return sp_fail(SP_ERR_INPUT, "the %s has a critical extension this check does not know (%s)", what,
 				       oid);
+		}
+	}
+	/* RFC 5280 5.3: an unknown critical entry extension anywhere makes the
+	 * whole CRL unusable, not only for the certificate it names */
+	for (int i = 0; i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)); i++) {
+		X509_REVOKED *rev = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), i);
+		for (int j = 0; j < X509_REVOKED_get_ext_count(rev); j++) {
+			X509_EXTENSION *e = X509_REVOKED_get_ext(rev, j);
+			int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+			if (X509_EXTENSION_get_critical(e) && nid != NID_crl_reason && nid != NID_invalidity_date)
+				return sp_fail(SP_ERR_INPUT, "the %s has an entry with a critical extension this check does "
+							     "not know; the CRL cannot be used (RFC 5280 5.3)",
+					       what);
 		}
 	}
 	if ((rc = read_int_ext(crl, NID_crl_number, what, "CRL number", &f->number)) != SP_OK ||
@@ -242,8 +259,10 @@ sp_err sp_crl_check_cert(X509_CRL *crl, X509_CRL *delta, X509 *issuer, X509 *cer
 		if (!df.is_delta)
 			return sp_fail(SP_ERR_INPUT, "the delta CRL (number %lld) has no delta CRL indicator: it is a full CRL",
 				       (long long)df.number);
-		if (bf.number < 0 || df.base_number != bf.number)
-			return sp_fail(SP_ERR_INPUT, "the delta CRL builds on CRL %lld, not on the CRL given (number %lld)",
+		/* RFC 5280 5.2.4: any complete CRL numbered at or above the
+		 * delta's BaseCRLNumber may be combined with it */
+		if (bf.number < 0 || bf.number < df.base_number)
+			return sp_fail(SP_ERR_INPUT, "the delta CRL builds on CRL %lld, newer than the CRL given (number %lld)",
 				       (long long)df.base_number, (long long)bf.number);
 		if (df.number <= bf.number)
 			return sp_fail(SP_ERR_INPUT, "the delta CRL's number %lld is not above its base's (%lld)",

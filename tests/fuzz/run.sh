@@ -30,7 +30,7 @@ fi
 echo "fuzz: building in $build" >&2
 CC=clang cmake -S "$root" -B "$build" -DSITEPKI_FUZZ=ON -DSITEPKI_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_csr fuzz_template -- --no-print-directory >/dev/null
+cmake --build "$build" -j"$(nproc)" --target fuzz_csr fuzz_template fuzz_blocklist -- --no-print-directory >/dev/null
 
 # the schema and shipped templates the targets load
 export SITEPKI_DATA_DIR="$root/templates"
@@ -39,7 +39,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 status=0
-for t in csr template; do
+for t in csr template blocklist; do
 	target="$build/tests/fuzz/fuzz_$t"
 	art="$build/artifacts/fuzz_$t"
 	work=$(mktemp -d)

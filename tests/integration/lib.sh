@@ -213,3 +213,53 @@ ca_urls() {
 file_mode() {
 	stat -c '%a' "$1"
 }
+
+# ------------------------------------------------------------------------
+# Helpers for the revocation, CRL, PKITS and block-list tests
+# (test_revocation.sh, test_crl.sh, test_pkits.sh, test_blocklist.sh).
+
+# audit_count HOME [ACTION]: audit rows in the store (of ACTION only), by sqlite3.
+audit_count() {
+	if [ $# -ge 2 ]; then
+		sql "$1/sitepki.db" "select count(*) from audit where action = '$2'"
+	else
+		sql "$1/sitepki.db" "select count(*) from audit"
+	fi
+}
+
+# cert_state HOME SERIAL: "status|revoked_at|revoke_reason" of one stored
+# certificate (status 0 valid, 1 revoked, 2 on hold), by sqlite3.
+cert_state() {
+	sql "$1/sitepki.db" "select status || '|' || ifnull(revoked_at, '') || '|' || ifnull(revoke_reason, '') from certificate where serial = '$2' collate nocase"
+}
+
+# status_counts HOME: "valid revoked hold" certificate counts, by sqlite3.
+status_counts() {
+	sqlite3 -batch -noheader -separator ' ' "$1/sitepki.db" \
+		'select (select count(*) from certificate where status = 0), (select count(*) from certificate where status = 1), (select count(*) from certificate where status = 2)'
+}
+
+# fp_hex FILE sha256|sha1: the certificate's fingerprint as lower-case hex
+# without colons (openssl x509, PEM or DER input).
+fp_hex() {
+	local inform=PEM
+	grep -q -- "-----BEGIN" "$1" 2>/dev/null || inform=DER
+	openssl x509 -inform "$inform" -in "$1" -noout -fingerprint "-$2" | sed 's/^.*=//' | tr -d : | tr A-F a-f
+}
+
+# crl_der FILE: the CRL (PEM or DER) as DER on stdout.
+crl_der() {
+	local inform=PEM
+	grep -q -- "-----BEGIN" "$1" 2>/dev/null || inform=DER
+	openssl crl -inform "$inform" -in "$1" -outform DER
+}
+
+# crl_number FILE: the CRLNumber of a CRL (PEM or DER) in decimal, as
+# `openssl crl -crlnumber` prints it (hex) converted; empty when absent.
+crl_number() {
+	local inform=PEM h
+	grep -q -- "-----BEGIN" "$1" 2>/dev/null || inform=DER
+	h=$(openssl crl -inform "$inform" -in "$1" -noout -crlnumber 2>/dev/null | sed -n 's/^crlNumber=0x//p')
+	[ -n "$h" ] && echo $((16#$h))
+	return 0
+}
