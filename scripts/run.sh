@@ -54,7 +54,7 @@ test)
 	# 2. a bounded fuzz run when clang is present
 	if [ -x tests/fuzz/run.sh ] || [ -f tests/fuzz/run.sh ]; then
 		echo "== bounded fuzz run" >&2
-		bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" || status=1
+		bash tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" || status=1
 	fi
 	# 3. the release build with warnings as errors; its ctest summary ends the run
 	echo "== -Werror build and suite" >&2
