@@ -22,7 +22,7 @@
 typedef struct sp_store sp_store;
 
 /* Current schema version; sp_store_open migrates older stores forward. */
-#define SP_STORE_SCHEMA_VERSION 2
+#define SP_STORE_SCHEMA_VERSION 3
 
 /* Open (create = 1: create a new store file with mode 0600; refuses an
  * existing file) or open an existing store (create = 0: the file must exist
@@ -145,6 +145,7 @@ typedef struct {
 	uint8_t *csr_der;
 	size_t csr_der_len;
 	int64_t created_at, updated_at;
+	char csr_sha256[65]; /* lower-case hex of csr_der; filled by the store */
 } sp_request_row;
 
 void sp_request_row_clear(sp_request_row *row);
@@ -154,6 +155,11 @@ sp_err sp_store_request_get(sp_store *st, int64_t id, sp_request_row *out) SP_WA
 /* Set status (and serial when issued, detail when rejected). */
 sp_err sp_store_request_set_status(sp_store *st, int64_t id, int status, const char *cert_serial,
 				   const char *detail) SP_WARN_UNUSED;
+/* Newest request (highest id) for template `template_name` whose CSR DER
+ * has this SHA-256 (64 hex, any case): how an EST retry finds its pending
+ * request. SP_ERR_NOTFOUND if none. (schema v3) */
+sp_err sp_store_request_find_csr(sp_store *st, const char *template_name, const char *csr_sha256,
+				 sp_request_row *out) SP_WARN_UNUSED;
 typedef int (*sp_request_cb)(const sp_request_row *row, void *arg);
 /* status < 0 = all. */
 sp_err sp_store_request_list(sp_store *st, int status, sp_request_cb cb, void *arg) SP_WARN_UNUSED;
@@ -314,5 +320,68 @@ typedef int (*sp_block_cb)(const sp_block_row *row, void *arg);
 /* Ordered by created_at, sha256 (entries without one first). The row
  * handed to cb points into SQLite's memory: valid only during cb. */
 sp_err sp_store_block_list(sp_store *st, sp_block_cb cb, void *arg) SP_WARN_UNUSED;
+
+/* ------------------------------------- enrollment tokens (schema v3) */
+
+typedef enum {
+	SP_TOKEN_UNUSED = 0,
+	SP_TOKEN_CLAIMED = 1, /* a request holding it is in flight */
+	SP_TOKEN_USED = 2
+} sp_token_state;
+
+typedef struct {
+	int64_t id;
+	char secret_sha256[65]; /* lower-case hex SHA-256 of the secret */
+	char *template_name;
+	char *subject;          /* bound subject, one-line RFC 2253, "" = none */
+	char *dns;              /* bound dNSNames, comma-separated, "" = none */
+	char *upn;              /* bound UPN, "" = none */
+	char *created_by;
+	int64_t created_at, expires_at;
+	int state;              /* sp_token_state */
+	int64_t used_at;        /* 0 until used */
+	char *cert_serial;      /* "" until used */
+} sp_token_row;
+
+void sp_token_row_clear(sp_token_row *row);
+/* Insert (state must be UNUSED); *id = the new token id. Inside a txn. */
+sp_err sp_store_token_insert(sp_store *st, const sp_token_row *row, int64_t *id) SP_WARN_UNUSED;
+/* SP_ERR_NOTFOUND if no such id. */
+sp_err sp_store_token_get(sp_store *st, int64_t id, sp_token_row *out) SP_WARN_UNUSED;
+/* UNUSED -> CLAIMED in one conditional UPDATE, only while now < expires_at.
+ * SP_ERR_NOTFOUND: no such token; SP_ERR_EXISTS: already claimed or used;
+ * SP_ERR_POLICY: expired. Inside a txn. */
+sp_err sp_store_token_claim(sp_store *st, int64_t id, int64_t now) SP_WARN_UNUSED;
+/* CLAIMED -> USED with the serial issued (used_at = now), or, with
+ * cert_serial NULL, CLAIMED -> UNUSED (the request failed: the token may
+ * be used again). SP_ERR_POLICY if it was not CLAIMED. Inside a txn. */
+sp_err sp_store_token_finish(sp_store *st, int64_t id, const char *cert_serial, int64_t now) SP_WARN_UNUSED;
+typedef int (*sp_token_cb)(const sp_token_row *row, void *arg);
+/* Every token ordered by id; row valid only during cb. */
+sp_err sp_store_token_list(sp_store *st, sp_token_cb cb, void *arg) SP_WARN_UNUSED;
+
+/* ---------------------------------- boot-media certificates (schema v3) */
+
+typedef struct {
+	char serial[41];          /* upper-case hex, a certificate row's serial */
+	char *name;               /* friendly name */
+	int64_t created_at;
+	uint8_t *archived_key;    /* CMS EnvelopedData (DER) to the CA certificate, NULL = not archived */
+	size_t archived_key_len;
+	int64_t exported_at;      /* last complete export, 0 = never */
+	int64_t export_count;
+	int legacy;               /* last export was the legacy 3DES/SHA-1 form */
+} sp_media_row;
+
+void sp_media_row_clear(sp_media_row *row);
+/* Inside a txn; the certificate row must exist (SP_ERR_NOTFOUND), a serial
+ * already present is SP_ERR_EXISTS. */
+sp_err sp_store_media_insert(sp_store *st, const sp_media_row *row) SP_WARN_UNUSED;
+sp_err sp_store_media_get(sp_store *st, const char *serial, sp_media_row *out) SP_WARN_UNUSED;
+/* Record a complete export: exported_at = when, export_count + 1, legacy. */
+sp_err sp_store_media_mark_exported(sp_store *st, const char *serial, int64_t when, int legacy) SP_WARN_UNUSED;
+typedef int (*sp_media_cb)(const sp_media_row *row, void *arg);
+/* Ordered by created_at, serial; row valid only during cb. */
+sp_err sp_store_media_list(sp_store *st, sp_media_cb cb, void *arg) SP_WARN_UNUSED;
 
 #endif

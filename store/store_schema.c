@@ -162,9 +162,50 @@ static const char migration_2[] =
 	" in_store INTEGER NOT NULL DEFAULT 0 CHECK (in_store IN (0, 1)),"
 	" CHECK (sha256 IS NOT NULL OR sha1 IS NOT NULL));";
 
+/* 3: the enrollment service (one-time tokens, pending-request look-up by
+ * CSR) and CA-side boot-media keys. */
+static const char migration_3[] =
+	/* The retry of a pending EST request (RFC 7030 4.2.3) is the same
+	 * CSR sent again: found by the SHA-256 of its DER. Rows from before
+	 * schema 3 have '' and are never matched. */
+	"ALTER TABLE request ADD COLUMN csr_sha256 TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX request_csr ON request(csr_sha256) WHERE csr_sha256 <> '';"
+
+	/* One-time enrollment tokens. Only the SHA-256 of the secret is
+	 * kept: the secret is 256 bits from the CSPRNG, so a fast hash is
+	 * enough and a leaked store gives no usable token. state: 0 unused,
+	 * 1 claimed by a request in flight, 2 used. */
+	"CREATE TABLE token("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" secret_sha256 TEXT NOT NULL,"
+	" template TEXT NOT NULL,"
+	" subject TEXT NOT NULL DEFAULT '',"
+	" dns TEXT NOT NULL DEFAULT '',"
+	" upn TEXT NOT NULL DEFAULT '',"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+	" used_at INTEGER NOT NULL DEFAULT 0,"
+	" cert_serial TEXT NOT NULL DEFAULT '');"
+
+	/* Boot-media / PXE certificates whose key the CA generated.
+	 * archived_key: the private key as CMS EnvelopedData to the CA
+	 * certificate (NULL unless archived); exported_at: the last export
+	 * that was written completely (0 = never). */
+	"CREATE TABLE media("
+	" serial TEXT PRIMARY KEY REFERENCES certificate(serial),"
+	" name TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" archived_key BLOB,"
+	" exported_at INTEGER NOT NULL DEFAULT 0,"
+	" export_count INTEGER NOT NULL DEFAULT 0,"
+	" legacy INTEGER NOT NULL DEFAULT 0 CHECK (legacy IN (0, 1)));";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
+	migration_3,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SP_STORE_SCHEMA_VERSION,
