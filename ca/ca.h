@@ -129,6 +129,10 @@ typedef struct {
 	const char *upn;        /* UPN from the command line */
 	const char *site_code;  /* NULL = the CA's default */
 	const char *requester;  /* recorded with the request, e.g. "cli:root" */
+	int64_t request_id;     /* 0: record a new request row; > 0: the recorded request
+				 * this issues (it must be PENDING or APPROVED, for the same
+				 * template, else SP_ERR_POLICY); it becomes ISSUED with the
+				 * serial in the same transaction */
 } sp_issue_opts;
 
 /* Issuance in two phases, so a batch can run the CPU work on several threads

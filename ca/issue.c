@@ -278,20 +278,47 @@ static sp_err record(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_is
 	row.revoke_reason = -1;
 	row.der = der;
 	row.der_len = (size_t)der_len;
+	if (o->request_id > 0) {
+		/* An approved queued request: its row already holds the CSR,
+		 * the requester and the names; it only changes state. Checked
+		 * before anything is written and read under the caller's write
+		 * transaction, so no one can reject or issue it in between. */
+		static const char *const state[] = {"pending", "approved", "rejected", "issued"};
+		sp_request_row pending;
+		if ((rc = sp_store_request_get(ca->store, o->request_id, &pending)) != SP_OK)
+			goto out;
+		if (pending.status != SP_REQ_PENDING && pending.status != SP_REQ_APPROVED)
+			rc = sp_fail(SP_ERR_POLICY, "request %lld is %s", (long long)o->request_id,
+				     pending.status == SP_REQ_REJECTED || pending.status == SP_REQ_ISSUED
+					     ? state[pending.status]
+					     : "in an unknown state");
+		else if (strcmp(pending.template_name, t->name) != 0)
+			rc = sp_fail(SP_ERR_POLICY, "request %lld is for template %s, not %s", (long long)o->request_id,
+				     pending.template_name, t->name);
+		sp_request_row_clear(&pending);
+		if (rc != SP_OK)
+			goto out;
+	}
 	if ((rc = sp_store_cert_insert(ca->store, &row)) != SP_OK)
 		goto out;
 
-	rq.template_name = t->name;
 	rq.requester = (char *)(o->requester ? o->requester : "cli");
-	rq.subject = subject;
-	rq.status = SP_REQ_ISSUED;
-	rq.cert_serial = row.serial;
-	rq.detail = names->cli_text;
-	rq.csr_der = csr;
-	rq.csr_der_len = (size_t)csr_len;
-	rq.created_at = rq.updated_at = row.issued_at;
-	if ((rc = sp_store_request_insert(ca->store, &rq, &id)) != SP_OK)
-		goto out;
+	if (o->request_id > 0) {
+		id = o->request_id;
+		if ((rc = sp_store_request_set_status(ca->store, id, SP_REQ_ISSUED, row.serial, NULL)) != SP_OK)
+			goto out;
+	} else {
+		rq.template_name = t->name;
+		rq.subject = subject;
+		rq.status = SP_REQ_ISSUED;
+		rq.cert_serial = row.serial;
+		rq.detail = names->cli_text;
+		rq.csr_der = csr;
+		rq.csr_der_len = (size_t)csr_len;
+		rq.created_at = rq.updated_at = row.issued_at;
+		if ((rc = sp_store_request_insert(ca->store, &rq, &id)) != SP_OK)
+			goto out;
+	}
 	snprintf(detail, sizeof detail, "template=%s request=%lld subject=%.300s", t->name, (long long)id, subject);
 	rc = sp_store_audit_append(ca->store, rq.requester, "issue", row.serial, detail);
 out:

@@ -61,6 +61,10 @@ int cmd_revoke(const cli_ctx *ctx, int argc, char **argv);
 int cmd_release(const cli_ctx *ctx, int argc, char **argv);
 int cmd_crl(const cli_ctx *ctx, int argc, char **argv);
 int cmd_block(const cli_ctx *ctx, int argc, char **argv);
+int cmd_token(const cli_ctx *ctx, int argc, char **argv);
+int cmd_request(const cli_ctx *ctx, int argc, char **argv);
+int cmd_serve(const cli_ctx *ctx, int argc, char **argv);
+int cmd_media(const cli_ctx *ctx, int argc, char **argv);
 
 /* Common option letters for the passphrase, used by several commands. */
 #define CLI_OPT_PASS_FILE 1001

@@ -15,7 +15,11 @@ static const cli_command commands[] = {
 	{"release", cmd_release, "lift a certificateHold"},
 	{"crl", cmd_crl, "publish, show, check and schedule CRLs"},
 	{"block", cmd_block, "block and unblock certificates (also ones this CA did not issue)"},
+	{"media", cmd_media, "boot-media/PXE certificates: CA-made key, password-protected PKCS#12"},
+	{"token", cmd_token, "create and list one-time enrollment tokens"},
+	{"request", cmd_request, "list, show, approve and reject queued enrollment requests"},
 	{"audit", cmd_audit, "verify or list the hash-chained audit log"},
+	{"serve", cmd_serve, "run the EST enrollment service (HTTPS) and the CRL/AIA HTTP port"},
 	{NULL, NULL, NULL},
 };
 

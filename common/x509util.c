@@ -28,10 +28,28 @@ static size_t skip_space(const uint8_t *p, size_t n)
 
 /* PEM input starts (after white space) with "-----BEGIN "; OpenSSL's PEM
  * reader would skip arbitrary leading text, which we do not accept. */
+/* RFC 7468 2: text before the encapsulation boundary is allowed (openssl
+ * x509 -text, pkcs7 -print_certs "subject=" lines). Offset of the first line
+ * that starts "-----BEGIN ", when everything before it is printable text;
+ * else (DER, binary) len. */
+static size_t pem_start(const uint8_t *data, size_t len)
+{
+	size_t i = skip_space(data, len), line = i;
+
+	for (; i < len; i++) {
+		if (i == line && len - i >= 11 && memcmp(data + i, "-----BEGIN ", 11) == 0)
+			return i;
+		if (data[i] == '\n')
+			line = i + 1;
+		else if (data[i] != '\r' && data[i] != '\t' && (data[i] < 0x20 || data[i] > 0x7e))
+			return len;
+	}
+	return len;
+}
+
 static int is_pem(const uint8_t *data, size_t len)
 {
-	size_t i = skip_space(data, len);
-	return len - i >= 11 && memcmp(data + i, "-----BEGIN ", 11) == 0;
+	return pem_start(data, len) < len;
 }
 
 /* Bytes the PEM reader left unread in a memory BIO must be white space. */
@@ -44,13 +62,15 @@ static int bio_rest_is_space(BIO *b)
 
 /* Read the PEM block that starts the unread part of `b`. OpenSSL's PEM reader
  * skips text and blocks it does not want until it finds one it does; we do
- * not: after white space the next line must be "-----BEGIN <label>-----"
+ * not: after explanatory text the first BEGIN line must be "-----BEGIN <label>-----"
  * with one of `labels`, and the block may carry no headers (encryption). */
 static sp_err pem_block(BIO *b, const char *const *labels, const char *what, unsigned char **der, long *der_len)
 {
 	char *rest = NULL, *name = NULL, *header = NULL;
 	long n = BIO_get_mem_data(b, &rest);
-	size_t i = n > 0 ? skip_space((const uint8_t *)rest, (size_t)n) : 0;
+	/* explanatory text before the first block is allowed (RFC 7468 2);
+	 * PEM_read_bio skips it the same way, to the first BEGIN line */
+	size_t i = n > 0 ? pem_start((const uint8_t *)rest, (size_t)n) : 0;
 	const char *label = NULL;
 	sp_err rc = SP_ERR_INPUT;
 
@@ -284,7 +304,8 @@ char *sp_name_oneline(const X509_NAME *name)
 	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		n = BIO_get_mem_data(b, &p);
 		if (n >= 0 && (res = malloc((size_t)n + 1))) {
-			memcpy(res, p, (size_t)n);
+			if (n > 0) /* an empty BIO has no buffer: p is NULL */
+				memcpy(res, p, (size_t)n);
 			res[n] = '\0';
 		}
 	}

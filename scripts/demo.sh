@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh SITEPKI HOME - a demo CA home with one certificate of every
-# shipped template, issued from real CSRs made by `openssl req`.
+# shipped template, issued from real CSRs made by `openssl req`, then the
+# enrollment service on 127.0.0.1 (HTTPS 8443, CRL/AIA HTTP 8080) in the
+# foreground with the exact curl + openssl lines to enroll against it.
+# Ctrl-C stops the service cleanly.
 set -euo pipefail
 S=$1
 H=$2
@@ -54,3 +57,27 @@ echo "Revoke:      $S --home $H revoke SERIAL --reason keyCompromise && SITEPKI_
 echo "Block media: $S --home $H block add --cert $OUT/osd-media.pem --reason 'boot media lost'"
 echo "Inventory:   $S --home $H cert list --json"
 echo "Audit log:   $S --home $H audit verify"
+
+# The enrollment service, with a one-time token ready for a client.
+TOKEN=$("$S" --home "$H" token create --template client-auth --subject CN=pc0002.corp.example \
+	--dns pc0002.corp.example --ttl 1d 2>/dev/null)
+E=https://localhost:8443/.well-known/est
+echo
+echo "Enrollment service (EST, RFC 7030) on https://localhost:8443 and the CRL/AIA port http://127.0.0.1:8080/pki."
+echo "In another terminal, enroll pc0002 with the one-time token made for it (the secret is shown once):"
+echo "  cd $(pwd)"
+echo "  curl --cacert $H/ca.pem $E/cacerts | openssl base64 -d | openssl pkcs7 -inform DER -print_certs"
+echo "  openssl req -new -newkey rsa:2048 -nodes -keyout pc0002.key -subj /CN=pc0002.corp.example \\"
+echo "      -addext subjectAltName=DNS:pc0002.corp.example -outform DER | openssl base64 > pc0002.b64"
+echo "  curl --cacert $H/ca.pem -u '$TOKEN' -H 'Content-Type: application/pkcs10' --data-binary @pc0002.b64 \\"
+echo "      $E/client-auth/simpleenroll | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out pc0002.pem"
+echo "  openssl verify -CAfile $H/ca.pem pc0002.pem"
+echo "Renew it with the certificate itself as TLS client certificate:"
+echo "  openssl req -new -key pc0002.key -subj /CN=pc0002.corp.example -addext subjectAltName=DNS:pc0002.corp.example \\"
+echo "      -outform DER | openssl base64 > renew.b64"
+echo "  curl --cacert $H/ca.pem --cert pc0002.pem --key pc0002.key -H 'Content-Type: application/pkcs10' \\"
+echo "      --data-binary @renew.b64 $E/client-auth/simplereenroll | openssl base64 -d | openssl pkcs7 -inform DER -print_certs"
+echo "Without a token a request waits for approval: $S --home $H request list / request approve ID"
+echo "Ctrl-C stops the service."
+echo
+exec "$S" --home "$H" serve

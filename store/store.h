@@ -354,7 +354,8 @@ sp_err sp_store_token_get(sp_store *st, int64_t id, sp_token_row *out) SP_WARN_U
 sp_err sp_store_token_claim(sp_store *st, int64_t id, int64_t now) SP_WARN_UNUSED;
 /* CLAIMED -> USED with the serial issued (used_at = now), or, with
  * cert_serial NULL, CLAIMED -> UNUSED (the request failed: the token may
- * be used again). SP_ERR_POLICY if it was not CLAIMED. Inside a txn. */
+ * be used again). SP_ERR_POLICY if it was not CLAIMED, SP_ERR_NOTFOUND if
+ * there is no such token. Inside a txn. */
 sp_err sp_store_token_finish(sp_store *st, int64_t id, const char *cert_serial, int64_t now) SP_WARN_UNUSED;
 typedef int (*sp_token_cb)(const sp_token_row *row, void *arg);
 /* Every token ordered by id; row valid only during cb. */

@@ -1,5 +1,9 @@
 /*
  * store_request.c - certificate requests and their approval state.
+ *
+ * Schema v3 keeps the SHA-256 of each request's CSR DER (csr_sha256): an
+ * EST client retrying a pending request (RFC 7030 4.2.3) sends the same CSR
+ * again, and that hash is how its request is found.
  */
 #include "store/store_int.h"
 
@@ -9,17 +13,27 @@
 
 #define REQUEST_COLS                                                                       \
 	"id, template, requester, subject, status, cert_serial, detail, csr_der, created_at," \
-	" updated_at"
+	" updated_at, csr_sha256"
 
 #define SQL_REQUEST_INSERT                                                                       \
 	"INSERT INTO request(template, requester, subject, status, cert_serial, detail, csr_der," \
-	" created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+	" created_at, updated_at, csr_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
 #define SQL_REQUEST_GET "SELECT " REQUEST_COLS " FROM request WHERE id = ?1"
 /* NULL keeps the current serial / detail: set_status(approved) must not wipe
  * the names the requester gave. */
 #define SQL_REQUEST_SET_STATUS                                                             \
 	"UPDATE request SET status = ?1, cert_serial = coalesce(?2, cert_serial),"         \
 	" detail = coalesce(?3, detail), updated_at = ?4 WHERE id = ?5"
+/* The partial index request_csr holds only rows with a hash (migration 3);
+ * SQLite uses it only for a query that repeats its WHERE term, so the term
+ * is written out, and INDEXED BY makes a plan that cannot use the index a
+ * prepare error rather than a scan of every request. Newest id first: a
+ * CSR sent again after a rejection is a new request, and the newest
+ * answer is the one that counts. */
+#define SQL_REQUEST_FIND_CSR                                                       \
+	"SELECT " REQUEST_COLS " FROM request INDEXED BY request_csr"             \
+	" WHERE csr_sha256 <> '' AND csr_sha256 = ?1 AND template = ?2"           \
+	" ORDER BY id DESC LIMIT 1"
 
 static int status_ok(int status)
 {
@@ -33,6 +47,8 @@ sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t 
 	sqlite3_stmt *s = NULL;
 	int rc;
 	int64_t created;
+	uint8_t md[32];
+	char csr_sha256[65];
 
 	if (id)
 		*id = 0;
@@ -52,6 +68,10 @@ sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t 
 		goto out;
 	}
 	created = row->created_at ? row->created_at : (int64_t)time(NULL);
+	/* computed here, never taken from the caller: the hash must be the
+	 * hash of the DER stored beside it */
+	sp_sha256(row->csr_der, row->csr_der_len, md);
+	sp_hex(md, sizeof md, csr_sha256, 0);
 	err = sps_stmt(st, SPS_REQUEST_INSERT, SQL_REQUEST_INSERT, &s);
 	if (err)
 		goto out;
@@ -72,6 +92,8 @@ sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t 
 		rc = sqlite3_bind_int64(s, 8, created);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 9, row->updated_at ? row->updated_at : created);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 10, csr_sha256);
 	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
 		err = sps_db_fail(st, "request insert");
 		goto out;
@@ -86,6 +108,7 @@ out:
 /* Fill an owned row from the current result row of REQUEST_COLS. */
 static sp_err request_fill(sp_store *st, sqlite3_stmt *s, sp_request_row *r)
 {
+	const unsigned char *sha;
 	sp_err err;
 
 	memset(r, 0, sizeof *r);
@@ -93,6 +116,12 @@ static sp_err request_fill(sp_store *st, sqlite3_stmt *s, sp_request_row *r)
 	r->status = sqlite3_column_int(s, 4);
 	r->created_at = sqlite3_column_int64(s, 8);
 	r->updated_at = sqlite3_column_int64(s, 9);
+	/* '' for rows recorded before schema 3 */
+	sha = sqlite3_column_text(s, 10);
+	if (sha && sqlite3_column_bytes(s, 10) >= (int)sizeof r->csr_sha256)
+		return sp_fail(SP_ERR_DB, "request %lld has a malformed csr_sha256 column", (long long)r->id);
+	if (sha)
+		memcpy(r->csr_sha256, sha, (size_t)sqlite3_column_bytes(s, 10) + 1);
 	if ((err = sps_col_strdup(st, s, 1, &r->template_name)) || (err = sps_col_strdup(st, s, 2, &r->requester)) ||
 	    (err = sps_col_strdup(st, s, 3, &r->subject)) || (err = sps_col_strdup(st, s, 5, &r->cert_serial)) ||
 	    (err = sps_col_strdup(st, s, 6, &r->detail)) ||
@@ -122,6 +151,51 @@ sp_err sp_store_request_get(sp_store *st, int64_t id, sp_request_row *out)
 	}
 	if (rc != SQLITE_ROW) {
 		err = sps_db_fail(st, "request look-up");
+		goto out;
+	}
+	err = request_fill(st, s, out);
+out:
+	sps_stmt_done(s);
+	return err;
+}
+
+sp_err sp_store_request_find_csr(sp_store *st, const char *template_name, const char *csr_sha256,
+				 sp_request_row *out)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	char norm[65];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!template_name || !*template_name || !csr_sha256) {
+		err = sp_fail(SP_ERR_INPUT, "request look-up by CSR needs a template and a SHA-256");
+		goto out;
+	}
+	err = sp_hex_normalise(csr_sha256, norm, sizeof norm);
+	if (err)
+		goto out;
+	if (strlen(norm) != 64) {
+		err = sp_fail(SP_ERR_INPUT, "'%s' is not a SHA-256 (64 hex digits)", csr_sha256);
+		goto out;
+	}
+	err = sps_stmt(st, SPS_REQUEST_FIND_CSR, SQL_REQUEST_FIND_CSR, &s);
+	if (err)
+		goto out;
+	rc = sps_bind_text(s, 1, norm);
+	if (rc == SQLITE_OK)
+		rc = sps_bind_text(s, 2, template_name);
+	if (rc != SQLITE_OK) {
+		err = sps_db_fail(st, "request look-up by CSR");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		err = sp_fail(SP_ERR_NOTFOUND, "no request for template %s with CSR SHA-256 %s", template_name, norm);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		err = sps_db_fail(st, "request look-up by CSR");
 		goto out;
 	}
 	err = request_fill(st, s, out);

@@ -61,7 +61,11 @@ typedef struct {
 	xmlExternalEntityLoader loader;
 } sp_xml_guard;
 
-static xmlRelaxNGPtr schema_cache;
+/* One compiled schema per file (templates, the service configuration). */
+static struct {
+	const char *file;
+	xmlRelaxNGPtr schema;
+} schema_cache[2];
 
 /* The element a validation error is about, or NULL (parser errors carry
  * only a line). For "Element X failed to validate attributes" libxml2
@@ -176,8 +180,9 @@ static void guard_leave(const sp_xml_guard *g)
 
 /* Load and compile the schema once per process. A failure is not cached so
  * that a fixed installation works without a restart. */
-static sp_err schema_get(xmlRelaxNGPtr *out)
+static sp_err schema_get(const char *file, xmlRelaxNGPtr *out)
 {
+	size_t slot;
 	char path[4096];
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -189,12 +194,19 @@ static sp_err schema_get(xmlRelaxNGPtr *out)
 	sp_err err;
 
 	*out = NULL;
-	if (schema_cache) {
-		*out = schema_cache;
+	for (slot = 0; slot < sizeof schema_cache / sizeof schema_cache[0]; slot++)
+		if (!schema_cache[slot].file || !strcmp(schema_cache[slot].file, file))
+			break;
+	if (slot == sizeof schema_cache / sizeof schema_cache[0]) {
+		err = sp_fail(SP_ERR_INTERNAL, "%s: no room to cache another schema", file);
+		goto out;
+	}
+	if (schema_cache[slot].schema) {
+		*out = schema_cache[slot].schema;
 		err = SP_OK;
 		goto out;
 	}
-	err = sp_path_join(path, sizeof path, sp_template_data_dir(), SCHEMA_FILE);
+	err = sp_path_join(path, sizeof path, sp_template_data_dir(), file);
 	if (err != SP_OK)
 		goto out;
 	err = sp_file_read(path, SP_TPL_MAX_FILE_BYTES, &data, &len);
@@ -220,15 +232,16 @@ static sp_err schema_get(xmlRelaxNGPtr *out)
 		goto out;
 	}
 	xmlRelaxNGSetParserStructuredErrors(pctxt, capture_error, &cap);
-	schema_cache = xmlRelaxNGParse(pctxt);
-	if (!schema_cache) {
+	schema_cache[slot].schema = xmlRelaxNGParse(pctxt);
+	if (!schema_cache[slot].schema) {
 		if (cap.have)
 			err = sp_fail(SP_ERR_INTERNAL, "%s", cap.msg);
 		else
 			err = sp_fail(SP_ERR_INTERNAL, "%s: schema does not compile", path);
 		goto out;
 	}
-	*out = schema_cache;
+	schema_cache[slot].file = file;
+	*out = schema_cache[slot].schema;
 	err = SP_OK;
 out:
 	if (guarded)
@@ -239,17 +252,24 @@ out:
 	return err;
 }
 
-static sp_err doctype_error(const char *origin, int line)
+static sp_err doctype_error(const char *origin, int line, const char *what)
 {
-	const char *why = "DOCTYPE is not allowed in a template "
-			  "(DTDs, external entities and entity expansion are refused)";
-
 	if (line > 0)
-		return sp_fail(SP_ERR_INPUT, "%s:%d: %s", origin, line, why);
-	return sp_fail(SP_ERR_INPUT, "%s: %s", origin, why);
+		return sp_fail(SP_ERR_INPUT, "%s:%d: DOCTYPE is not allowed in a %s "
+					     "(DTDs, external entities and entity expansion are refused)",
+			       origin, line, what);
+	return sp_fail(SP_ERR_INPUT, "%s: DOCTYPE is not allowed in a %s "
+				     "(DTDs, external entities and entity expansion are refused)",
+		       origin, what);
 }
 
 sp_err sp_template_xml_read(const char *xml, size_t len, const char *origin, xmlDocPtr *out)
+{
+	return sp_xml_read_validated(xml, len, origin, SCHEMA_FILE, "template", SP_TPL_MAX_FILE_BYTES, out);
+}
+
+sp_err sp_xml_read_validated(const char *xml, size_t len, const char *origin, const char *schema_file,
+			     const char *what, size_t max_bytes, xmlDocPtr *out)
 {
 	sp_xml_errcap cap;
 	sp_xml_guard g;
@@ -266,13 +286,13 @@ sp_err sp_template_xml_read(const char *xml, size_t len, const char *origin, xml
 		err = sp_fail(SP_ERR_INPUT, "%s: empty file", origin);
 		goto out;
 	}
-	if (len > SP_TPL_MAX_FILE_BYTES) {
-		err = sp_fail(SP_ERR_INPUT, "%s: %zu bytes, more than the %d a template may have", origin,
-			      len, SP_TPL_MAX_FILE_BYTES);
+	if (len > max_bytes || len > INT32_MAX) {
+		err = sp_fail(SP_ERR_INPUT, "%s: %zu bytes, more than the %zu a %s may have", origin, len,
+			      max_bytes, what);
 		goto out;
 	}
 	/* Load the schema first: it has its own error capture. */
-	err = schema_get(&schema);
+	err = schema_get(schema_file, &schema);
 	if (err != SP_OK)
 		goto out;
 
@@ -290,13 +310,13 @@ sp_err sp_template_xml_read(const char *xml, size_t len, const char *origin, xml
 	ctxt->sax->internalSubset = refuse_doctype;
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, origin, NULL, SP_TPL_XML_OPTIONS);
 	if (cap.doctype) {
-		err = doctype_error(origin, cap.doctype_line);
+		err = doctype_error(origin, cap.doctype_line, what);
 		goto out;
 	}
 	/* The hook above should make this unreachable; checked anyway so that
 	 * a libxml2 that skipped the callback still cannot slip a DTD past. */
 	if (doc && (doc->intSubset || doc->extSubset)) {
-		err = doctype_error(origin, 0);
+		err = doctype_error(origin, 0, what);
 		goto out;
 	}
 	/* A namespace error leaves a document behind but is still an error. */
@@ -323,7 +343,7 @@ sp_err sp_template_xml_read(const char *xml, size_t len, const char *origin, xml
 		if (cap.have)
 			err = sp_fail(SP_ERR_INPUT, "%s", cap.msg);
 		else if (rc > 0)
-			err = sp_fail(SP_ERR_INPUT, "%s: does not match the template schema", origin);
+			err = sp_fail(SP_ERR_INPUT, "%s: does not match the %s schema", origin, what);
 		else
 			err = sp_fail(SP_ERR_INTERNAL, "%s: schema validation failed", origin);
 		goto out;

@@ -117,6 +117,17 @@ sp_err sp_template_find(const char *home, const char *name, sp_template **out) S
 typedef int (*sp_template_cb)(const sp_template *t, const char *path, const char *error, void *arg);
 sp_err sp_template_list(const char *home, sp_template_cb cb, void *arg) SP_WARN_UNUSED;
 
+/* The hardened XML reader templates use, for other XML inputs of sitepki
+ * (the service configuration): no network, no entity substitution, no DTD,
+ * a DOCTYPE refused, at most max_bytes, then validated against the RELAX NG
+ * schema `schema_file` in sp_template_data_dir() (compiled once per
+ * process). `what` names the kind of document in messages. On success *out
+ * is the document (xmlFreeDoc it). Errors as for sp_template_parse. Call it
+ * first from one thread: the schema cache is filled without a lock. */
+struct _xmlDoc;
+sp_err sp_xml_read_validated(const char *xml, size_t len, const char *origin, const char *schema_file,
+			     const char *what, size_t max_bytes, struct _xmlDoc **out) SP_WARN_UNUSED;
+
 /* Expand "{siteCode}" in a fixed value; caller frees. NULL on bad input. */
 char *sp_template_expand(const char *fixed, const char *site_code);
 

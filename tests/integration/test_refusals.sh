@@ -60,7 +60,7 @@ printf 'this is not a certificate request\n' >"$C/garbage.csr"
 { cat "$C/good_der.der"; printf '\x00\x01'; } >"$C/trailing.der"
 { openssl req -in "$C/good_der.der" -inform DER; printf 'junk after the request\n'; } >"$C/trailing.csr"
 head -c 200 "$C/good_der.der" >"$C/truncated.der"
-{ printf 'leading text\n'; openssl req -in "$C/good_der.der" -inform DER; } >"$C/leading.csr"
+{ printf 'leading \001\002 bytes\n'; openssl req -in "$C/good_der.der" -inform DER; } >"$C/leading.csr"
 cp "$CA" "$C/a_certificate.csr"
 
 # refuse CODE REGEX DESC TEMPLATE CSR [issue options...]: refused as
@@ -194,7 +194,7 @@ refuse 7 "empty|CSR" "empty CSR file" client-auth "$C/empty.csr"
 refuse 7 "trailing" "DER CSR with 2 trailing bytes" client-auth "$C/trailing.der"
 refuse 7 "trailing" "PEM CSR with text after the END line" client-auth "$C/trailing.csr"
 refuse 7 "CSR|request|DER" "truncated DER CSR" client-auth "$C/truncated.der"
-refuse 7 "CSR|request|PEM" "PEM CSR with leading text" client-auth "$C/leading.csr"
+refuse 7 "CSR|request|PEM" "PEM CSR after binary bytes (text before PEM is fine, RFC 7468)" client-auth "$C/leading.csr"
 refuse 7 "CSR|request" "a certificate instead of a CSR" client-auth "$C/a_certificate.csr"
 
 # ----------------------------------------------------------- template names

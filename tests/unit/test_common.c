@@ -290,8 +290,17 @@ static void test_req_parse_bad(void)
 		blob_free(&b);
 	}
 	{
+		/* RFC 7468 2: explanatory text before the block is allowed */
 		blob b = cat3("Here is my request:\n", 20, fx.req_pem.data, fx.req_pem.len, NULL, 0);
-		req_bad(b.data, b.len, "neither PEM nor", "text before PEM");
+		X509_REQ *r = NULL;
+		CU_ASSERT_EQUAL(sp_req_parse(b.data, b.len, &r), SP_OK);
+		CU_ASSERT_PTR_NOT_NULL(r);
+		X509_REQ_free(r);
+		blob_free(&b);
+	}
+	{
+		blob b = cat3("\x01\x02 binary\n", 10, fx.req_pem.data, fx.req_pem.len, NULL, 0);
+		req_bad(b.data, b.len, "neither PEM nor", "binary before PEM");
 		blob_free(&b);
 	}
 	/* truncated DER and truncated PEM */
@@ -384,8 +393,17 @@ static void test_cert_parse(void)
 		blob_free(&b);
 	}
 	{
+		/* what `openssl pkcs7 -print_certs` writes: RFC 7468 allows it */
 		blob b = cat3("subject=CN=x\n", 13, fx.cert_pem.data, fx.cert_pem.len, NULL, 0);
-		cert_bad(b.data, b.len, "neither PEM nor valid DER", "text before PEM");
+		X509 *x = NULL;
+		CU_ASSERT_EQUAL(sp_cert_parse(b.data, b.len, &x), SP_OK);
+		CU_ASSERT_PTR_NOT_NULL(x);
+		X509_free(x);
+		blob_free(&b);
+	}
+	{
+		blob b = cat3("subject=\x80\n", 10, fx.cert_pem.data, fx.cert_pem.len, NULL, 0);
+		cert_bad(b.data, b.len, "neither PEM nor valid DER", "binary before PEM");
 		blob_free(&b);
 	}
 	cert_bad(fx.cert_der.data, fx.cert_der.len - 3, "neither PEM nor valid DER", "truncated DER");

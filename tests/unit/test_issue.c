@@ -1879,6 +1879,112 @@ static void test_records_and_audit(void)
 	X509_REQ_free(req);
 }
 
+/* Insert a queued request for `der` (as the enrollment service does) and
+ * return its id. */
+static int64_t queue_request(const char *tname, const unsigned char *der, int der_len, int status)
+{
+	sp_request_row rq;
+	int64_t id = 0;
+
+	memset(&rq, 0, sizeof rq);
+	rq.template_name = (char *)tname;
+	rq.requester = (char *)"est:token:7";
+	rq.subject = (char *)"CN=queued.corp.example";
+	rq.status = status;
+	rq.detail = (char *)"dns=queued.corp.example";
+	rq.csr_der = (uint8_t *)der;
+	rq.csr_der_len = (size_t)der_len;
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(store()), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_insert(store(), &rq, &id), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(store()), SP_OK);
+	return id;
+}
+
+/* opts.request_id: the queued request row becomes ISSUED with the serial
+ * (no second request row); anything but PENDING/APPROVED of the same
+ * template is refused with nothing written. */
+static void test_issue_queued_request(void)
+{
+	const char *dns[] = {"queued.corp.example"};
+	csr_spec s = {.key = K_EC256, .subj = {{"CN", 0, "queued.corp.example"}}};
+	sp_issue_opts o = opts0();
+	unsigned char *der = NULL;
+	int der_len = 0;
+	X509_REQ *req = csr_build(&s, &der, &der_len);
+	int64_t id, rej, appr, other, rows = -1, bad = -1;
+	counts before, after;
+	sp_request_row r;
+	last_audit la;
+	char serial[41], want[64];
+	X509 *x = NULL;
+
+	id = queue_request("web-server", der, der_len, SP_REQ_PENDING);
+	o.dns = dns;
+	o.n_dns = 1;
+	o.requester = "est:token:7";
+	o.request_id = id;
+	before = snapshot();
+	CU_ASSERT_EQUAL_FATAL(sp_issue(ca(), tpl("web-server"), req, &o, &x), SP_OK);
+	after = snapshot();
+	/* one certificate and one audit row; the request row was updated,
+	 * not added */
+	CU_ASSERT_EQUAL(after.certs, before.certs + 1);
+	CU_ASSERT_EQUAL(after.audit, before.audit + 1);
+	CU_ASSERT_EQUAL(after.requests, before.requests);
+	serial_of(x, serial);
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_get(store(), id, &r), SP_OK);
+	CU_ASSERT_EQUAL(r.status, SP_REQ_ISSUED);
+	CU_ASSERT_STRING_EQUAL(r.cert_serial, serial);
+	CU_ASSERT_STRING_EQUAL(r.detail, "dns=queued.corp.example"); /* the names stay on record */
+	CU_ASSERT_STRING_EQUAL(r.requester, "est:token:7");
+	sp_request_row_clear(&r);
+	memset(&la, 0, sizeof la);
+	CU_ASSERT_EQUAL(sp_store_audit_list(store(), 1, last_audit_cb, &la), SP_OK);
+	CU_ASSERT_STRING_EQUAL(la.action, "issue");
+	CU_ASSERT_STRING_EQUAL(la.subject, serial);
+	CU_ASSERT_STRING_EQUAL(la.actor, "est:token:7");
+	CU_ASSERT_EQUAL(sp_store_audit_verify(store(), &rows, &bad), SP_OK);
+	X509_free(x);
+	x = NULL;
+
+	/* issued already: a second issuance for it is refused */
+	snprintf(want, sizeof want, "request %lld is issued", (long long)id);
+	issue_refused("web-server", req, &o, SP_ERR_POLICY, want);
+	/* rejected */
+	rej = queue_request("web-server", der, der_len, SP_REQ_REJECTED);
+	o.request_id = rej;
+	snprintf(want, sizeof want, "request %lld is rejected", (long long)rej);
+	issue_refused("web-server", req, &o, SP_ERR_POLICY, want);
+	/* for another template */
+	other = queue_request("client-auth", der, der_len, SP_REQ_PENDING);
+	o.request_id = other;
+	snprintf(want, sizeof want, "request %lld is for template client-auth", (long long)other);
+	issue_refused("web-server", req, &o, SP_ERR_POLICY, want);
+	/* unknown */
+	o.request_id = other + 1000;
+	issue_refused("web-server", req, &o, SP_ERR_NOTFOUND, "no request");
+	/* the refused rows are as they were */
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_get(store(), rej, &r), SP_OK);
+	CU_ASSERT_EQUAL(r.status, SP_REQ_REJECTED);
+	CU_ASSERT_STRING_EQUAL(r.cert_serial, "");
+	sp_request_row_clear(&r);
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_get(store(), other, &r), SP_OK);
+	CU_ASSERT_EQUAL(r.status, SP_REQ_PENDING);
+	sp_request_row_clear(&r);
+
+	/* APPROVED is issuable too */
+	appr = queue_request("web-server", der, der_len, SP_REQ_APPROVED);
+	o.request_id = appr;
+	CU_ASSERT_EQUAL_FATAL(sp_issue(ca(), tpl("web-server"), req, &o, &x), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_get(store(), appr, &r), SP_OK);
+	CU_ASSERT_EQUAL(r.status, SP_REQ_ISSUED);
+	CU_ASSERT_STRING_EQUAL(r.cert_serial, serial_of(x, serial));
+	sp_request_row_clear(&r);
+	X509_free(x);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+}
+
 static void test_no_key_no_issuance(void)
 {
 	sp_ca *ro = NULL;
@@ -2194,6 +2300,7 @@ static const sp_unit_test store_tests[] = {
 	{"refusal inside a transaction leaves nothing", test_refused_in_txn_leaves_nothing},
 	{"200 serials distinct", test_200_serials_distinct},
 	{"request and audit rows, audit verify", test_records_and_audit},
+	{"issue a queued request (request_id): updated, not added; refusals", test_issue_queued_request},
 	{"no key, no issuance", test_no_key_no_issuance},
 	{"prepare without record leaves nothing", test_prepare_without_record},
 	{"prepare on 4 threads, record in order", test_prepare_threads},

@@ -1,0 +1,48 @@
+/*
+ * est_int.h - private to enroll/est*.c: the shared handler state and the
+ * helpers its files share (est_ prefix).
+ */
+#ifndef SITEPKI_ENROLL_EST_INT_H
+#define SITEPKI_ENROLL_EST_INT_H
+
+#include <pthread.h>
+
+#include "enroll/est.h"
+
+struct sp_est {
+	sp_ca *ca;                  /* opened without the key */
+	const sp_serve_config *cfg; /* borrowed */
+	sp_est_issue_fn issue;
+	void *issue_arg;
+	pthread_mutex_t lock;       /* the store connection is not shared by threads */
+	X509_STORE *trust;          /* this CA (and the issuers above) for client certificates */
+	char *cacerts;              /* /cacerts answer: base64 of the certs-only PKCS#7 */
+	size_t cacerts_len;
+};
+
+/* What the TLS client certificate proves. */
+typedef struct {
+	X509 *cert;           /* NULL: no certificate was presented */
+	char serial[41];      /* valid only when cert != NULL */
+	char *template_name;  /* the template it was issued from (store row) */
+	char *subject;        /* one-line subject */
+} est_peer;
+
+void est_peer_clear(est_peer *p);
+
+/* Check the TLS client certificate chain of rq (leaf first): not blocked
+ * (any certificate, also one this CA did not issue), chains to this CA for
+ * clientAuth at the current time, recorded in the store and not revoked or
+ * on hold. SP_OK with p->cert NULL when none was presented; SP_OK with p
+ * filled when it passes; else SP_ERR_BLOCKED or SP_ERR_AUTH with a one-line
+ * reason (the service answers 403). Takes the store lock itself. */
+sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p) SP_WARN_UNUSED;
+
+/* 1 if the subject and the subjectAltName DNS/UPN names of req are exactly
+ * those of cert (RFC 7030 4.2.2 re-enrollment), 0 if not. */
+int est_same_names(X509_REQ *req, X509 *cert);
+
+/* The /csrattrs answer for template t: CsrAttrs (RFC 7030 4.5.2), DER. */
+sp_err est_csrattrs(const sp_template *t, uint8_t **der, size_t *len) SP_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * est_peer.c - what a TLS client certificate proves to the EST handler.
+ *
+ * GnuTLS asks for a client certificate but does not judge it (the daemon
+ * verifies nothing itself): every rule is applied here, with OpenSSL, in
+ * this order so that the most specific refusal is the one reported and
+ * audited:
+ *   1. blocked (the block list also holds certificates this CA did not
+ *      issue: a stolen boot-media certificate is refused whoever made it);
+ *   2. chains to this CA, valid now, usable for clientAuth;
+ *   3. recorded in the store and neither revoked nor on hold (the store is
+ *      the live revocation state; a CRL could be a week old).
+ */
+#include "enroll/est_int.h"
+
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "revocation/revocation.h"
+
+void est_peer_clear(est_peer *p)
+{
+	X509_free(p->cert);
+	free(p->template_name);
+	free(p->subject);
+	memset(p, 0, sizeof *p);
+}
+
+static sp_err verify_chain(sp_est *e, X509 *leaf, STACK_OF(X509) *untrusted)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	sp_err rc = SP_OK;
+
+	if (!ctx || !X509_STORE_CTX_init(ctx, e->trust, leaf, untrusted))
+		rc = sp_fail_ossl(SP_ERR_NOMEM, "client certificate check");
+	else if (!X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT))
+		rc = sp_fail_ossl(SP_ERR_INTERNAL, "client certificate check");
+	else if (X509_verify_cert(ctx) != 1)
+		rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s",
+			     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
+sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
+{
+	STACK_OF(X509) *rest = NULL;
+	sp_cert_row row;
+	char sha256[65];
+	size_t i;
+	sp_err rc;
+
+	memset(p, 0, sizeof *p);
+	memset(&row, 0, sizeof row);
+	if (rq->n_peer == 0)
+		return SP_OK;
+	if ((rc = sp_cert_parse(rq->peer_der[0], rq->peer_len[0], &p->cert)) != SP_OK) {
+		rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s", sp_last_error());
+		goto out;
+	}
+	if (!(rest = sk_X509_new_null())) {
+		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* The intermediates the client sent are only candidates for path
+	 * building; trust comes from e->trust alone. */
+	for (i = 1; i < rq->n_peer && i < 8; i++) {
+		X509 *x = NULL;
+		if (sp_cert_parse(rq->peer_der[i], rq->peer_len[i], &x) != SP_OK)
+			continue;
+		if (!sk_X509_push(rest, x)) {
+			X509_free(x);
+			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&e->lock);
+	rc = sp_block_check_cert(sp_ca_get0_store(e->ca), p->cert);
+	pthread_mutex_unlock(&e->lock);
+	if (rc != SP_OK)
+		goto out;
+	if ((rc = verify_chain(e, p->cert, rest)) != SP_OK)
+		goto out;
+	if ((rc = sp_cert_sha256_hex(p->cert, sha256)) != SP_OK ||
+	    (rc = sp_serial_hex(X509_get0_serialNumber(p->cert), p->serial, sizeof p->serial)) != SP_OK)
+		goto out;
+	pthread_mutex_lock(&e->lock);
+	rc = sp_store_cert_get(sp_ca_get0_store(e->ca), sha256, &row);
+	pthread_mutex_unlock(&e->lock);
+	if (rc == SP_ERR_NOTFOUND) {
+		rc = sp_fail(SP_ERR_AUTH, "client certificate %s is not recorded by this CA", p->serial);
+		goto out;
+	}
+	if (rc != SP_OK)
+		goto out;
+	if (row.status == SP_CERT_REVOKED || row.status == SP_CERT_HOLD) {
+		rc = sp_fail(SP_ERR_AUTH, "client certificate %s is %s", p->serial,
+			     row.status == SP_CERT_HOLD ? "on hold" : "revoked");
+		goto out;
+	}
+	if (!(p->template_name = strdup(row.template_name)) || !(p->subject = strdup(row.subject))) {
+		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = SP_OK;
+out:
+	sp_cert_row_clear(&row);
+	sk_X509_pop_free(rest, X509_free);
+	if (rc != SP_OK) {
+		/* keep the serial for the audit row, drop the rest */
+		char serial[41];
+		memcpy(serial, p->serial, sizeof serial);
+		est_peer_clear(p);
+		memcpy(p->serial, serial, sizeof serial);
+	}
+	return rc;
+}
+
+static int cmp_str(const char *const *a, const char *const *b)
+{
+	return strcmp(*a, *b);
+}
+
+static void free_str(char *s)
+{
+	free(s);
+}
+
+/* "DNS:a" / "UPN:b" for each name, sorted, joined by "\n"; NULL on error. */
+static char *names_key(const GENERAL_NAMES *gens)
+{
+	STACK_OF(OPENSSL_STRING) *v = sk_OPENSSL_STRING_new(cmp_str);
+	size_t total = 1;
+	char *out = NULL;
+	int i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const ASN1_STRING *s = NULL;
+		const char *kind = NULL;
+		char *item;
+
+		if (g->type == GEN_DNS) {
+			s = g->d.dNSName;
+			kind = "DNS:";
+		} else if (g->type == GEN_OTHERNAME &&
+			   OBJ_obj2nid(g->d.otherName->type_id) == NID_ms_upn &&
+			   g->d.otherName->value->type == V_ASN1_UTF8STRING) {
+			s = g->d.otherName->value->value.utf8string;
+			kind = "UPN:";
+		} else {
+			kind = "OTHER:";
+		}
+		item = malloc(8 + (s ? (size_t)ASN1_STRING_length(s) : 0));
+		if (!item)
+			goto fail;
+		strcpy(item, kind);
+		if (s) {
+			memcpy(item + strlen(kind), ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+			item[strlen(kind) + (size_t)ASN1_STRING_length(s)] = '\0';
+		}
+		if (!sk_OPENSSL_STRING_push(v, item)) {
+			free(item);
+			goto fail;
+		}
+		total += strlen(item) + 1;
+	}
+	sk_OPENSSL_STRING_sort(v);
+	if (!(out = malloc(total)))
+		goto fail;
+	out[0] = '\0';
+	for (i = 0; i < sk_OPENSSL_STRING_num(v); i++) {
+		strcat(out, sk_OPENSSL_STRING_value(v, i));
+		strcat(out, "\n");
+	}
+fail:
+	sk_OPENSSL_STRING_pop_free(v, free_str);
+	return out;
+}
+
+int est_same_names(X509_REQ *req, X509 *cert)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *req_san = NULL, *cert_san = NULL;
+	char *a = NULL, *b = NULL;
+	int same = 0;
+
+	if (X509_NAME_cmp(X509_REQ_get_subject_name(req), X509_get_subject_name(cert)) != 0)
+		goto out;
+	req_san = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	cert_san = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (!(a = names_key(req_san)) || !(b = names_key(cert_san)))
+		goto out;
+	same = strcmp(a, b) == 0;
+out:
+	free(a);
+	free(b);
+	GENERAL_NAMES_free(req_san);
+	GENERAL_NAMES_free(cert_san);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return same;
+}
