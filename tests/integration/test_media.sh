@@ -10,7 +10,7 @@
 # refusals (bad passwords, unusable output paths) leave no certificate and
 # no file behind.
 source "$(dirname "$0")/lib.sh"
-need openssl sqlite3 certtool pk12util certutil
+need openssl sqlite3 certtool pk12util certutil script
 
 R=$T/root
 I=$T/int
@@ -272,6 +272,12 @@ expect_fail 3 "/proc" "--out under /proc" mc --password-file "$PW" --out /proc/s
 expect_usage "standard output" "--out -" mc --password-file "$PW" --out -
 expect_fail 14 "passphrase|decrypt" "a wrong CA passphrase" sp --home "$R" media create --name Refused --pass-file "$BADPW" --password-file "$PW" --out "$RO/x.pfx"
 expect_fail 6 "media name" "a name with a non-ASCII character" mc --name "caf$(printf '\xc3\xa9')" --password-file "$PW" --out "$RO/x.pfx"
+# on a terminal (script(1) gives the command a pty) the password is asked
+# for twice; two different entries are refused
+printf 'prompted password\nanother password\n' | script -qec "$(printf '%q ' "$SITEPKI" --home "$R" media create --name Prompted \
+	--pass-file "$PASS" --out "$RO/x.pfx")" /dev/null >"$T/tty.out" 2>&1 && RC=0 || RC=$?
+[ "$RC" -eq 7 ] && grep -q "Verifying - PKCS#12 password" "$T/tty.out" && grep -q "^sitepki: .*differ" <(tr -d '\r' <"$T/tty.out") &&
+	ok "terminal prompt: asked twice, two different entries refused (exit 7)" || fail "terminal prompt with different entries: exit $RC" "$T/tty.out"
 unchanged "after every refused create"
 printf 'existing\n' >"$RO/exists.pfx"
 snap
@@ -285,6 +291,11 @@ run env SP_MEDIA_PW="environment password" "$SITEPKI" --home "$R" media create -
 	--password-env SP_MEDIA_PW --out "$RO/env.pfx" --iter 10000
 [ "$RC" -eq 0 ] && openssl pkcs12 -info -noout -in "$RO/env.pfx" -passin pass:"environment password" 2>/dev/null &&
 	ok "--password-env: the file opens with the variable's value" || fail "--password-env create (exit $RC)" "$T/.err"
+
+printf 'prompted password\nprompted password\n' | script -qec "$(printf '%q ' "$SITEPKI" --home "$R" media create --name Prompted \
+	--pass-file "$PASS" --out "$RO/tty.pfx" --iter 10000)" /dev/null >"$T/tty.out" 2>&1 && RC=0 || RC=$?
+[ "$RC" -eq 0 ] && openssl pkcs12 -info -noout -in "$RO/tty.pfx" -passin pass:"prompted password" 2>/dev/null &&
+	ok "terminal prompt: the password typed twice protects the file" || fail "terminal prompt: exit $RC" "$T/tty.out"
 
 # ================================================================ audit
 for h in "$R" "$I"; do
