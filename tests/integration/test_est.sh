@@ -263,6 +263,25 @@ else
 	fail "serverkeygen (HTTP $CODE)" "$T/h" "$T/b" "$T/split.err"
 fi
 
+# ------------------------- boot media: its certificate as TLS client, then blocked
+printf 'media password 42\n' >"$T/media.pw"
+chmod 600 "$T/media.pw"
+run sp --home "$H" media create --name "PXE media 9" --dns pxe9.corp.example --password-file "$T/media.pw" \
+	--out "$T/media.pfx" --iter 10000 --pass-file "$PASS"
+[ "$RC" -eq 0 ] || die "media create: $(cat "$T/.err")"
+openssl pkcs12 -in "$T/media.pfx" -passin file:"$T/media.pw" -nokeys -clcerts -out "$T/media.pem" 2>/dev/null &&
+	openssl pkcs12 -in "$T/media.pfx" -passin file:"$T/media.pw" -nocerts -nodes -out "$T/media.key" 2>/dev/null ||
+	die "openssl pkcs12 could not open the media PKCS#12"
+csr "$T/media.key" "/CN=PXE media 9" "DNS:pxe9.corp.example" "$T/media.b64"
+est_post "$EST/osd-media/simplereenroll" "$T/media.b64" --cert "$T/media.pem" --key "$T/media.key"
+[ "$CODE" = 202 ] && ok "boot-media certificate as TLS client: accepted, renewal queued (osd-media approves tokens only)" ||
+	fail "media certificate before blocking (HTTP $CODE)" "$T/b"
+run sp --home "$H" block add --cert "$T/media.pem" --reason "boot media lost"
+[ "$RC" -eq 0 ] || fail "block add media" "$T/.err"
+est_post "$EST/osd-media/simplereenroll" "$T/media.b64" --cert "$T/media.pem" --key "$T/media.key"
+[ "$CODE" = 403 ] && grep -qi blocked "$T/b" && ok "blocked boot-media certificate as TLS client: 403 ($(head -c 90 "$T/b"))" ||
+	fail "blocked media certificate (HTTP $CODE)" "$T/b"
+
 # --------------------------------------------- revoked and blocked clients
 run sp --home "$H" revoke "$(pem_serial "$T/pc1r.pem")" --reason keyCompromise
 [ "$RC" -eq 0 ] || fail "revoke pc1r" "$T/.err"
