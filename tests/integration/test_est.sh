@@ -375,10 +375,50 @@ for bad in /pki/../sitepki.db /pki/crl/../../ca-key.pem /pki/ca-key.pem /sitepki
 done
 ok "HTTP port serves nothing but publish/crl/*.crl and publish/ca/*.crt"
 
+# ------------------------------------------------------------- limits
+big=$(head -c 20000 /dev/zero | tr '\0' 'x')
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "X-Big: $big" "$EST/cacerts" || true)
+# libmicrohttpd answers 431, or closes the connection when the client is
+# still sending as the buffer fills (curl then reports 000): refused either way
+case $CODE in 413 | 431 | 000) ok "20 KB header over maxHeader 16 KiB: refused ($CODE)" ;; *) fail "20 KB header answered $CODE" ;; esac
+alive && ok "service up after the oversized header" || fail "service down after the oversized header"
+
 # ------------------------------------------------------------- shutdown
+# A request in flight when SIGTERM arrives is finished and answered: the
+# client sends its headers and half the body, the service is told to stop,
+# then the rest of the body follows.
+run sp --home "$H" token create --template client-auth --subject "CN=late.corp.example" --dns late.corp.example
+TOKL=$(cat "$T/.out")
+csr "$T/late.key" "/CN=late.corp.example" "DNS:late.corp.example" "$T/late.b64"
+rm -f "$T/late.sent"
+"$PY" - "$P" "$T/late.b64" "$TOKL" "$T/late.sent" "$CA" >"$T/late.out" 2>&1 <<'PYEOF' &
+import base64, os, socket, ssl, sys, time
+port, body, cred, marker, ca = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+head = ("POST /.well-known/est/client-auth/simpleenroll HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/pkcs10\r\nAuthorization: Basic %s\r\nContent-Length: %d\r\n\r\n"
+        % (base64.b64encode(cred.encode()).decode(), len(body))).encode()
+s.sendall(head + body[: len(body) // 2])
+open(marker, "w").close()
+time.sleep(1.0)
+s.sendall(body[len(body) // 2 :])
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+PYEOF
+LATE=$!
+for _ in $(seq 1 50); do [ -f "$T/late.sent" ] && break; sleep 0.1; done
 kill -TERM "$SERVE_PID"
+wait "$LATE" || true
+grep -q ' 200 ' "$T/late.out" && ok "a request in flight at SIGTERM is finished: $(cat "$T/late.out")" ||
+	fail "in-flight request at SIGTERM" "$T/late.out"
 RCS=0
-for _ in $(seq 1 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 150); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$SERVE_PID" || RCS=$?
 [ "$RCS" -eq 0 ] && grep -q 'stopped cleanly' "$T/serve.err" && ok "SIGTERM: exit 0, stopped cleanly" ||
 	fail "SIGTERM (exit $RCS)" "$T/serve.err"
@@ -386,12 +426,25 @@ check "audit chain intact after the service ran" sp --home "$H" audit verify
 sql "$DB" "pragma integrity_check" | grep -qx ok && ok "store integrity_check ok" || fail "integrity_check"
 
 # ------------------------------------------------------ per-client rate limit
-sed -e 's/ratePerMinute="6000" rateBurst="1000"/ratePerMinute="6" rateBurst="3"/' "$T/serve.xml" >"$T/serve-rl.xml"
+sed -e 's/ratePerMinute="6000" rateBurst="1000"/ratePerMinute="6" rateBurst="3" maxPerClient="2"/' "$T/serve.xml" >"$T/serve-rl.xml"
 start_service "$T/serve-rl.xml"
 codes=""
 for _ in 1 2 3 4 5; do codes="$codes $(curl -s -o /dev/null -D "$T/h" -w '%{http_code}' --cacert "$CA" "$EST/cacerts" || true)"; done
 [ "$codes" = " 200 200 200 429 429" ] && grep -qi '^retry-after: [0-9]' "$T/h" &&
 	ok "rate limit: burst of 3 then 429 with Retry-After ($codes)" || fail "rate limit ($codes)" "$T/h"
+# maxPerClient=2: two idle connections held open, a third is not served
+"$PY" - "$P" >/dev/null 2>&1 <<'PYEOF' &
+import socket, sys, time
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(2.5)
+PYEOF
+HOLD=$!
+sleep 0.7
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$CA" "$EST/cacerts" || true)
+[ "$CODE" = 000 ] && ok "maxPerClient=2: a third connection from the same address is refused" ||
+	fail "third connection answered $CODE"
+wait "$HOLD" || true
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || true
 
