@@ -220,7 +220,7 @@ static int is_pkcs10(const char *ct)
 /* --------------------------------------------------------- enrollment */
 
 typedef struct {
-	sp_template *t;
+	const sp_template *t;   /* borrowed from the sp_est template cache */
 	X509_REQ *req;
 	uint8_t *csr;          /* DER as received (decoded from base64) */
 	size_t csr_len;
@@ -240,7 +240,6 @@ typedef struct {
 
 static void enroll_ctx_clear(enroll_ctx *c)
 {
-	sp_template_free(c->t);
 	X509_REQ_free(c->req);
 	free(c->csr);
 	est_peer_clear(&c->peer);
@@ -730,7 +729,7 @@ void sp_est_handle(sp_est *e, const sp_est_request *rq, sp_est_response *rs)
 		return;
 	}
 	if (*label) {
-		rc = sp_template_find(sp_ca_get0_home(e->ca), label, &c.t);
+		rc = sp_template_cache_get(e->templates, label, &c.t);
 		if (rc != SP_OK) {
 			set_textf(rs, rc == SP_ERR_NOTFOUND || rc == SP_ERR_INPUT ? 404 : 500, "unknown template label %s",
 				  label);
@@ -802,7 +801,8 @@ sp_err sp_est_new(sp_ca *ca, const sp_serve_config *cfg, sp_est_issue_fn issue, 
 		free(e);
 		return sp_fail(SP_ERR_INTERNAL, "mutex");
 	}
-	if (!(e->trust = X509_STORE_new()) || !(certs = sk_X509_new_null())) {
+	if (!(e->trust = X509_STORE_new()) || !(certs = sk_X509_new_null()) ||
+	    !(e->templates = sp_template_cache_new(sp_ca_get0_home(ca)))) {
 		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -823,6 +823,13 @@ sp_err sp_est_new(sp_ca *ca, const sp_serve_config *cfg, sp_est_issue_fn issue, 
 	if ((rc = sp_est_certs_only(certs, &p7, &p7_len)) != SP_OK ||
 	    (rc = sp_est_b64_encode(p7, p7_len, &e->cacerts, &e->cacerts_len)) != SP_OK)
 		goto out;
+	/* one template loaded now, from this thread: libxml2's parser and the
+	 * schema are initialised before the worker threads exist */
+	{
+		const sp_template *t;
+		if (sp_template_cache_get(e->templates, "web-server", &t) != SP_OK)
+			sp_clear_error();
+	}
 	*out = e;
 	e = NULL;
 	rc = SP_OK;
@@ -838,6 +845,7 @@ void sp_est_free(sp_est *e)
 	if (!e)
 		return;
 	X509_STORE_free(e->trust);
+	sp_template_cache_free(e->templates);
 	free(e->cacerts);
 	pthread_mutex_destroy(&e->lock);
 	free(e);

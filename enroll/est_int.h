@@ -16,6 +16,7 @@ struct sp_est {
 	void *issue_arg;
 	pthread_mutex_t lock;       /* the store connection is not shared by threads */
 	X509_STORE *trust;          /* this CA (and the issuers above) for client certificates */
+	sp_template_cache *templates; /* loaded once, shared by the threads */
 	char *cacerts;              /* /cacerts answer: base64 of the certs-only PKCS#7 */
 	size_t cacerts_len;
 };

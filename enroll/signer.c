@@ -167,10 +167,10 @@ static int child_fds(int sock)
 }
 
 /* Answer one request in `buf` (len bytes) with an answer in `out`. */
-static size_t serve_one(sp_ca *ca, const uint8_t *buf, size_t len, uint8_t *out)
+static size_t serve_one(sp_ca *ca, sp_template_cache *tc, const uint8_t *buf, size_t len, uint8_t *out)
 {
 	sp_signer_msg *m = NULL;
-	sp_template *t = NULL;
+	const sp_template *t = NULL;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
 	uint8_t *der = NULL;
@@ -192,7 +192,7 @@ static size_t serve_one(sp_ca *ca, const uint8_t *buf, size_t len, uint8_t *out)
 		rc = sp_fail(SP_ERR_PROTOCOL, "signer: message type %u is not a request", m->type);
 		goto out;
 	}
-	if ((rc = sp_template_find(sp_ca_get0_home(ca), m->template_name, &t)) != SP_OK)
+	if ((rc = sp_template_cache_get(tc, m->template_name, &t)) != SP_OK)
 		goto out;
 	if ((rc = sp_req_parse(m->csr, m->csr_len, &req)) != SP_OK)
 		goto out;
@@ -221,12 +221,11 @@ out:
 	OPENSSL_free(der);
 	X509_free(x);
 	X509_REQ_free(req);
-	sp_template_free(t);
 	free(m);
 	return outlen;
 }
 
-static int serve(sp_ca *ca, const sigset_t *wait_mask, uint8_t *in, uint8_t *out)
+static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, uint8_t *in, uint8_t *out)
 {
 	while (!got_term) {
 		fd_set rd;
@@ -248,7 +247,7 @@ static int serve(sp_ca *ca, const sigset_t *wait_mask, uint8_t *in, uint8_t *out
 			return 1;
 		if (rc == SP_OK && len == 0)
 			return 0; /* the parent closed its end */
-		outlen = rc == SP_OK ? serve_one(ca, in, len, out) : build_error(out, rc);
+		outlen = rc == SP_OK ? serve_one(ca, tc, in, len, out) : build_error(out, rc);
 		if (outlen == 0 || send_msg(SP_SIGNER_FD, out, outlen) != SP_OK)
 			return 1;
 	}
@@ -302,7 +301,13 @@ static void child_main(int sock, const char *home, const sp_secret *pass, sp_sig
 		if (sp_signer_wbuf_finish(&w, &len) != SP_OK || send_msg(SP_SIGNER_FD, out, len) != SP_OK)
 			goto out;
 	}
-	status = serve(ca, &wait_mask, in, out);
+	{
+		/* templates are loaded once for the signer's life */
+		sp_template_cache *tc = sp_template_cache_new(home);
+		if (tc)
+			status = serve(ca, tc, &wait_mask, in, out);
+		sp_template_cache_free(tc);
+	}
 out:
 	sp_ca_close(ca);
 	free(in);

@@ -128,6 +128,17 @@ struct _xmlDoc;
 sp_err sp_xml_read_validated(const char *xml, size_t len, const char *origin, const char *schema_file,
 			     const char *what, size_t max_bytes, struct _xmlDoc **out) SP_WARN_UNUSED;
 
+/* Templates loaded once per process, for the long-running service: the
+ * first sp_template_cache_get of a name loads it with sp_template_find
+ * (home, then shipped) and keeps it; later calls return the same template.
+ * The template is borrowed for the life of the cache (do not free it). A
+ * name not found is not kept. Thread-safe. Changes to template files take
+ * effect when the service restarts. NULL from _new on allocation failure. */
+typedef struct sp_template_cache sp_template_cache;
+sp_template_cache *sp_template_cache_new(const char *home);
+sp_err sp_template_cache_get(sp_template_cache *c, const char *name, const sp_template **out) SP_WARN_UNUSED;
+void sp_template_cache_free(sp_template_cache *c); /* NULL is fine */
+
 /* Expand "{siteCode}" in a fixed value; caller frees. NULL on bad input. */
 char *sp_template_expand(const char *fixed, const char *site_code);
 
