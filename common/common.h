@@ -138,6 +138,12 @@ sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out) SP_WARN_UNUSED
  * undecoded (see common/req_key.c), so use this, never X509_REQ_get0_pubkey(),
  * on a parsed CSR. SP_ERR_INPUT for a key no provider can decode. */
 sp_err sp_req_get1_pubkey(X509_REQ *req, EVP_PKEY **out) SP_WARN_UNUSED;
+/* sp_cert_parse without decoding the subject's public key (the decoder set
+ * up costs more than the rest of the parse on OpenSSL 3.0; see
+ * common/req_key.c): for certificates that are only re-encoded, shown or
+ * looked up (serial, names, fingerprints). X509_get0_pubkey() is NULL on the
+ * result: never verify with it or check a key against it. */
+sp_err sp_cert_parse_nokey(const uint8_t *data, size_t len, X509 **out) SP_WARN_UNUSED;
 /* The library context CSRs are parsed in (no decoders). Verify a parsed CSR
  * with X509_REQ_verify_ex(req, key, NULL, NULL), never with its own context. */
 OSSL_LIB_CTX *sp_req_parse_libctx(void);

@@ -165,7 +165,7 @@ sp_err sp_req_parse(const uint8_t *data, size_t len, X509_REQ **out)
 	return req ? SP_OK : rc;
 }
 
-sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out)
+static sp_err cert_parse(const uint8_t *data, size_t len, int nokey, X509 **out)
 {
 	X509 *x = NULL;
 	unsigned char *own = NULL;
@@ -180,7 +180,9 @@ sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out)
 	if ((rc = unwrap(&data, &len, cert_labels, "certificate", &own)) != SP_OK)
 		return rc;
 	p = data;
-	if (!(x = d2i_X509(NULL, &p, (long)len))) {
+	x = nokey ? (X509 *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509), sp_req_parse_libctx(), NULL)
+		  : d2i_X509(NULL, &p, (long)len);
+	if (!x) {
 		rc = sp_fail_ossl(SP_ERR_INPUT, own ? "certificate: the PEM block is not a valid certificate"
 						    : "certificate: neither PEM nor valid DER");
 	} else if ((size_t)(p - data) != len) {
@@ -192,6 +194,16 @@ sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out)
 	ERR_clear_error();
 	*out = x;
 	return x ? SP_OK : rc;
+}
+
+sp_err sp_cert_parse(const uint8_t *data, size_t len, X509 **out)
+{
+	return cert_parse(data, len, 0, out);
+}
+
+sp_err sp_cert_parse_nokey(const uint8_t *data, size_t len, X509 **out)
+{
+	return cert_parse(data, len, 1, out);
 }
 
 sp_err sp_cert_parse_chain(const uint8_t *data, size_t len, STACK_OF(X509) **out)

@@ -155,7 +155,8 @@ static sp_err answer_cert(sp_est_response *rs, const uint8_t *cert_der, size_t c
 		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sp_cert_parse(cert_der, cert_len, &x)) != SP_OK)
+	/* only re-encoded into the PKCS#7: the key is not decoded */
+	if ((rc = sp_cert_parse_nokey(cert_der, cert_len, &x)) != SP_OK)
 		goto out;
 	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), rs->serial, sizeof rs->serial)) != SP_OK)
 		goto out;
@@ -350,7 +351,7 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 	if (c->have_token) {
 		char serial[41] = "";
 		X509 *x = NULL;
-		if (rc == SP_OK && sp_cert_parse(cert, cert_len, &x) == SP_OK &&
+		if (rc == SP_OK && sp_cert_parse_nokey(cert, cert_len, &x) == SP_OK &&
 		    sp_serial_hex(X509_get0_serialNumber(x), serial, sizeof serial) != SP_OK)
 			serial[0] = '\0';
 		X509_free(x);
@@ -797,7 +798,7 @@ sp_err sp_est_new(sp_ca *ca, const sp_serve_config *cfg, sp_est_issue_fn issue, 
 	e->cfg = cfg;
 	e->issue = issue;
 	e->issue_arg = issue_arg;
-	if (pthread_mutex_init(&e->lock, NULL) != 0) {
+	if (pthread_mutex_init(&e->lock, NULL) != 0 || pthread_mutex_init(&e->peer_lock, NULL) != 0) {
 		free(e);
 		return sp_fail(SP_ERR_INTERNAL, "mutex");
 	}
@@ -845,6 +846,8 @@ void sp_est_free(sp_est *e)
 	if (!e)
 		return;
 	X509_STORE_free(e->trust);
+	est_peer_cache_free(e);
+	pthread_mutex_destroy(&e->peer_lock);
 	sp_template_cache_free(e->templates);
 	free(e->cacerts);
 	pthread_mutex_destroy(&e->lock);

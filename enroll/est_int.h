@@ -9,6 +9,20 @@
 
 #include "enroll/est.h"
 
+/* A client certificate whose chain was verified: verification (and the key
+ * decode it needs) is done once per certificate, not once per request of a
+ * keep-alive connection. Block and revocation state are looked up on every
+ * request regardless. */
+#define EST_PEER_CACHE 64
+typedef struct {
+	uint8_t sha256[32];   /* of the DER; all zero = empty slot */
+	X509 *cert;
+	char serial[41];
+	char *template_name, *subject;
+	int64_t not_after;
+	int64_t last_used;
+} est_peer_entry;
+
 struct sp_est {
 	sp_ca *ca;                  /* opened without the key */
 	const sp_serve_config *cfg; /* borrowed */
@@ -18,6 +32,9 @@ struct sp_est {
 	X509_STORE *trust;          /* this CA (and the issuers above) for client certificates */
 	sp_template_cache *templates; /* loaded once, shared by the threads */
 	char *cacerts;              /* /cacerts answer: base64 of the certs-only PKCS#7 */
+	pthread_mutex_t peer_lock;
+	est_peer_entry peers[EST_PEER_CACHE];
+	int64_t peer_tick;
 	size_t cacerts_len;
 };
 
@@ -30,6 +47,7 @@ typedef struct {
 } est_peer;
 
 void est_peer_clear(est_peer *p);
+void est_peer_cache_free(sp_est *e);
 
 /* Check the TLS client certificate chain of rq (leaf first): not blocked
  * (any certificate, also one this CA did not issue), chains to this CA for

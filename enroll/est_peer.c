@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "revocation/revocation.h"
 
@@ -43,48 +44,154 @@ static sp_err verify_chain(sp_est *e, X509 *leaf, STACK_OF(X509) *untrusted)
 	return rc;
 }
 
+void est_peer_cache_free(sp_est *e)
+{
+	size_t i;
+
+	for (i = 0; i < EST_PEER_CACHE; i++) {
+		X509_free(e->peers[i].cert);
+		free(e->peers[i].template_name);
+		free(e->peers[i].subject);
+	}
+	memset(e->peers, 0, sizeof e->peers);
+}
+
+static int entry_used(const est_peer_entry *x)
+{
+	return x->cert != NULL;
+}
+
+/* Copy a still-valid cached verification into p. 1 = hit. */
+static int cache_get(sp_est *e, const uint8_t md[32], int64_t now, est_peer *p)
+{
+	int hit = 0;
+	size_t i;
+
+	pthread_mutex_lock(&e->peer_lock);
+	for (i = 0; i < EST_PEER_CACHE && !hit; i++) {
+		est_peer_entry *x = &e->peers[i];
+		if (!entry_used(x) || memcmp(x->sha256, md, 32) != 0 || x->not_after <= now)
+			continue;
+		if (!(p->template_name = strdup(x->template_name)) || !(p->subject = strdup(x->subject)))
+			break;
+		X509_up_ref(x->cert);
+		p->cert = x->cert;
+		memcpy(p->serial, x->serial, sizeof p->serial);
+		x->last_used = ++e->peer_tick;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&e->peer_lock);
+	if (!hit) {
+		free(p->template_name);
+		free(p->subject);
+		p->template_name = p->subject = NULL;
+	}
+	return hit;
+}
+
+/* Remember a verification (the least recently used slot makes room). */
+static void cache_put(sp_est *e, const uint8_t md[32], const est_peer *p)
+{
+	est_peer_entry *slot = NULL;
+	int64_t end = 0;
+	char *tpl, *subj;
+	size_t i;
+
+	if (sp_asn1_time_to_unix(X509_get0_notAfter(p->cert), &end) != SP_OK)
+		return;
+	tpl = strdup(p->template_name);
+	subj = strdup(p->subject);
+	if (!tpl || !subj) {
+		free(tpl);
+		free(subj);
+		return;
+	}
+	pthread_mutex_lock(&e->peer_lock);
+	for (i = 0; i < EST_PEER_CACHE; i++) {
+		est_peer_entry *x = &e->peers[i];
+		if (entry_used(x) && !memcmp(x->sha256, md, 32))
+			goto out; /* another thread put it first */
+		if (!entry_used(x)) {
+			if (!slot || entry_used(slot))
+				slot = x; /* the first empty slot */
+		} else if (!slot || (entry_used(slot) && x->last_used < slot->last_used)) {
+			slot = x; /* else the least recently used */
+		}
+	}
+	X509_free(slot->cert);
+	free(slot->template_name);
+	free(slot->subject);
+	memcpy(slot->sha256, md, 32);
+	X509_up_ref(p->cert);
+	slot->cert = p->cert;
+	memcpy(slot->serial, p->serial, sizeof slot->serial);
+	slot->template_name = tpl;
+	slot->subject = subj;
+	tpl = subj = NULL;
+	slot->not_after = end;
+	slot->last_used = ++e->peer_tick;
+out:
+	pthread_mutex_unlock(&e->peer_lock);
+	free(tpl);
+	free(subj);
+}
+
 sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 {
 	STACK_OF(X509) *rest = NULL;
+	X509 *leaf = NULL;
 	sp_cert_row row;
+	uint8_t md[32];
 	char sha256[65];
+	int64_t now = (int64_t)time(NULL);
+	int cached;
 	size_t i;
 	sp_err rc;
 
-	memset(p, 0, sizeof *p);
+	memset(p, 0, sizeof p[0]);
 	memset(&row, 0, sizeof row);
 	if (rq->n_peer == 0)
 		return SP_OK;
-	if ((rc = sp_cert_parse(rq->peer_der[0], rq->peer_len[0], &p->cert)) != SP_OK) {
+	/* 1. blocked? Needs only the DER's fingerprints: a key-less parse. */
+	if ((rc = sp_cert_parse_nokey(rq->peer_der[0], rq->peer_len[0], &leaf)) != SP_OK) {
 		rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s", sp_last_error());
 		goto out;
 	}
-	if (!(rest = sk_X509_new_null())) {
-		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	/* The intermediates the client sent are only candidates for path
-	 * building; trust comes from e->trust alone. */
-	for (i = 1; i < rq->n_peer && i < 8; i++) {
-		X509 *x = NULL;
-		if (sp_cert_parse(rq->peer_der[i], rq->peer_len[i], &x) != SP_OK)
-			continue;
-		if (!sk_X509_push(rest, x)) {
-			X509_free(x);
-			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
+	if (sp_serial_hex(X509_get0_serialNumber(leaf), p->serial, sizeof p->serial) != SP_OK)
+		p->serial[0] = '\0';
 	pthread_mutex_lock(&e->lock);
-	rc = sp_block_check_cert(sp_ca_get0_store(e->ca), p->cert);
+	rc = sp_block_check_cert(sp_ca_get0_store(e->ca), leaf);
 	pthread_mutex_unlock(&e->lock);
 	if (rc != SP_OK)
 		goto out;
-	if ((rc = verify_chain(e, p->cert, rest)) != SP_OK)
-		goto out;
-	if ((rc = sp_cert_sha256_hex(p->cert, sha256)) != SP_OK ||
-	    (rc = sp_serial_hex(X509_get0_serialNumber(p->cert), p->serial, sizeof p->serial)) != SP_OK)
-		goto out;
+	/* 2. chains to this CA for clientAuth, now (once per certificate) */
+	sp_sha256(rq->peer_der[0], rq->peer_len[0], md);
+	sp_hex(md, 32, sha256, 0);
+	if (!(cached = cache_get(e, md, now, p))) {
+		if ((rc = sp_cert_parse(rq->peer_der[0], rq->peer_len[0], &p->cert)) != SP_OK) {
+			rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s", sp_last_error());
+			goto out;
+		}
+		if (!(rest = sk_X509_new_null())) {
+			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		/* The intermediates the client sent are only candidates for
+		 * path building; trust comes from e->trust alone. */
+		for (i = 1; i < rq->n_peer && i < 8; i++) {
+			X509 *x = NULL;
+			if (sp_cert_parse(rq->peer_der[i], rq->peer_len[i], &x) != SP_OK)
+				continue;
+			if (!sk_X509_push(rest, x)) {
+				X509_free(x);
+				rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+		}
+		if ((rc = verify_chain(e, p->cert, rest)) != SP_OK)
+			goto out;
+	}
+	/* 3. recorded here, and neither revoked nor on hold: every time */
 	pthread_mutex_lock(&e->lock);
 	rc = sp_store_cert_get(sp_ca_get0_store(e->ca), sha256, &row);
 	pthread_mutex_unlock(&e->lock);
@@ -99,12 +206,16 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 			     row.status == SP_CERT_HOLD ? "on hold" : "revoked");
 		goto out;
 	}
-	if (!(p->template_name = strdup(row.template_name)) || !(p->subject = strdup(row.subject))) {
-		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
-		goto out;
+	if (!cached) {
+		if (!(p->template_name = strdup(row.template_name)) || !(p->subject = strdup(row.subject))) {
+			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		cache_put(e, md, p);
 	}
 	rc = SP_OK;
 out:
+	X509_free(leaf);
 	sp_cert_row_clear(&row);
 	sk_X509_pop_free(rest, X509_free);
 	if (rc != SP_OK) {

@@ -170,6 +170,7 @@ static int child_fds(int sock)
 static size_t serve_one(sp_ca *ca, sp_template_cache *tc, const uint8_t *buf, size_t len, uint8_t *out)
 {
 	sp_signer_msg *m = NULL;
+	sp_prepared *prep = NULL;
 	const sp_template *t = NULL;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
@@ -204,9 +205,18 @@ static size_t serve_one(sp_ca *ca, sp_template_cache *tc, const uint8_t *buf, si
 	o.upn = *m->upn ? m->upn : NULL;
 	o.site_code = *m->site ? m->site : NULL;
 	o.requester = m->requester;
-	/* sp_issue returns after the durable commit */
-	if ((rc = sp_issue(ca, t, req, &o, &x)) != SP_OK)
+	/* prepare + record + commit, as sp_issue does, minus its final
+	 * re-decode of the certificate's key: only the DER leaves here. The
+	 * answer is sent after the durable commit. */
+	if ((rc = sp_issue_prepare(ca, t, req, &o, &prep)) != SP_OK ||
+	    (rc = sp_store_begin(sp_ca_get0_store(ca))) != SP_OK)
 		goto out;
+	if ((rc = sp_issue_record(ca, prep, &x)) != SP_OK || (rc = sp_store_commit(sp_ca_get0_store(ca))) != SP_OK) {
+		sp_store_rollback(sp_ca_get0_store(ca));
+		X509_free(x);
+		x = NULL;
+		goto out;
+	}
 	n = i2d_X509(x, &der);
 	if (n <= 0) {
 		rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
@@ -220,6 +230,7 @@ out:
 		outlen = build_error(out, rc);
 	OPENSSL_free(der);
 	X509_free(x);
+	sp_prepared_free(prep);
 	X509_REQ_free(req);
 	free(m);
 	return outlen;
