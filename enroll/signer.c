@@ -35,12 +35,25 @@
 #define SP_SIGNER_FD 3            /* the child's end, after the fd clean-up */
 #define SP_SIGNER_STOP_WAIT_MS 5000
 
+/* A request waiting for its answer (parent side). */
+typedef struct sg_wait {
+	uint8_t *msg;   /* the request; then its answer (SP_SIGNER_MAX_MSG bytes) */
+	size_t len;     /* request length; then answer length */
+	sp_err rc;      /* transport result, set by whoever carried it */
+	char err[256];  /* its message: sp_last_error() is per thread */
+	int done;
+	struct sg_wait *next;
+} sg_wait;
+
 struct sp_signer {
 	int fd;
 	pid_t pid;
 	int broken; /* the channel failed: no further requests */
 	pthread_mutex_t lock;
-	uint8_t *buf; /* SP_SIGNER_MAX_MSG bytes, requests and answers */
+	pthread_cond_t cond;  /* a batch was carried */
+	sg_wait *head, *tail; /* requests not yet sent */
+	int carrying;         /* a thread is carrying a batch */
+	uint8_t *buf; /* SP_SIGNER_MAX_MSG bytes (start-up messages) */
 };
 
 int sp_signer_test_fd(const sp_signer *s)
@@ -166,82 +179,133 @@ static int child_fds(int sock)
 	return 0;
 }
 
-/* Answer one request in `buf` (len bytes) with an answer in `out`. */
-static size_t serve_one(sp_ca *ca, sp_template_cache *tc, const uint8_t *buf, size_t len, uint8_t *out)
-{
-	sp_signer_msg *m = NULL;
-	sp_prepared *prep = NULL;
-	const sp_template *t = NULL;
-	X509_REQ *req = NULL;
-	X509 *x = NULL;
-	uint8_t *der = NULL;
+/* One request of a batch: parsed and prepared (checks, build, sign) before
+ * the batch's transaction; recorded in it; answered after its commit. */
+typedef struct {
+	sp_signer_msg m;
+	const sp_template *t;
+	X509_REQ *req;
+	sp_prepared *prep;
+	X509 *cert;
+	sp_err rc;
+	char err[SP_SIGNER_MAX_ERRMSG + 1];
+	/* the options prepare borrows until the item is recorded */
 	const char *dns[SP_SIGNER_MAX_DNS];
 	sp_issue_opts o;
-	sp_signer_wbuf w;
-	size_t outlen = 0;
-	int n;
+} batch_item;
+
+static void item_fail(batch_item *it, sp_err rc)
+{
+	it->rc = rc == SP_OK ? SP_ERR_INTERNAL : rc;
+	snprintf(it->err, sizeof it->err, "%s", *sp_last_error() ? sp_last_error() : sp_err_name(it->rc));
+}
+
+static void item_clear(batch_item *it)
+{
+	X509_free(it->cert);
+	sp_prepared_free(it->prep); /* before the request it borrows */
+	X509_REQ_free(it->req);
+	memset(it, 0, sizeof *it);
+}
+
+/* Parse and prepare one request (no store access). */
+static void prepare_one(sp_ca *ca, sp_template_cache *tc, const uint8_t *buf, size_t len, batch_item *it)
+{
+	sp_issue_opts *o = &it->o;
 	sp_err rc;
 
 	sp_clear_error();
-	if (!(m = malloc(sizeof *m))) {
-		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
-		goto out;
+	if ((rc = sp_signer_msg_parse(buf, len, &it->m)) != SP_OK)
+		goto fail;
+	if (it->m.type != SP_SG_ISSUE) {
+		rc = sp_fail(SP_ERR_PROTOCOL, "signer: message type %u is not a request", it->m.type);
+		goto fail;
 	}
-	if ((rc = sp_signer_msg_parse(buf, len, m)) != SP_OK)
-		goto out;
-	if (m->type != SP_SG_ISSUE) {
-		rc = sp_fail(SP_ERR_PROTOCOL, "signer: message type %u is not a request", m->type);
-		goto out;
-	}
-	if ((rc = sp_template_cache_get(tc, m->template_name, &t)) != SP_OK)
-		goto out;
-	if ((rc = sp_req_parse(m->csr, m->csr_len, &req)) != SP_OK)
-		goto out;
-	for (size_t i = 0; i < m->n_dns; i++)
-		dns[i] = m->dns[i];
-	memset(&o, 0, sizeof o);
-	o.dns = m->n_dns ? dns : NULL;
-	o.n_dns = m->n_dns;
-	o.upn = *m->upn ? m->upn : NULL;
-	o.site_code = *m->site ? m->site : NULL;
-	o.requester = m->requester;
-	/* prepare + record + commit, as sp_issue does, minus its final
-	 * re-decode of the certificate's key: only the DER leaves here. The
-	 * answer is sent after the durable commit. */
-	if ((rc = sp_issue_prepare(ca, t, req, &o, &prep)) != SP_OK ||
-	    (rc = sp_store_begin(sp_ca_get0_store(ca))) != SP_OK)
-		goto out;
-	if ((rc = sp_issue_record(ca, prep, &x)) != SP_OK || (rc = sp_store_commit(sp_ca_get0_store(ca))) != SP_OK) {
-		sp_store_rollback(sp_ca_get0_store(ca));
-		X509_free(x);
-		x = NULL;
-		goto out;
-	}
-	n = i2d_X509(x, &der);
-	if (n <= 0) {
-		rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
-		goto out;
-	}
-	sp_signer_wbuf_init(&w, out, SP_SIGNER_MAX_MSG, SP_SG_CERT);
-	sp_signer_put_bytes(&w, SP_SGT_CERT, der, (size_t)n);
-	rc = sp_signer_wbuf_finish(&w, &outlen);
-out:
-	if (rc != SP_OK)
-		outlen = build_error(out, rc);
-	OPENSSL_free(der);
-	X509_free(x);
-	sp_prepared_free(prep);
-	X509_REQ_free(req);
-	free(m);
-	return outlen;
+	if ((rc = sp_template_cache_get(tc, it->m.template_name, &it->t)) != SP_OK ||
+	    (rc = sp_req_parse(it->m.csr, it->m.csr_len, &it->req)) != SP_OK)
+		goto fail;
+	for (size_t i = 0; i < it->m.n_dns; i++)
+		it->dns[i] = it->m.dns[i];
+	memset(o, 0, sizeof *o);
+	o->dns = it->m.n_dns ? it->dns : NULL;
+	o->n_dns = it->m.n_dns;
+	o->upn = *it->m.upn ? it->m.upn : NULL;
+	o->site_code = *it->m.site ? it->m.site : NULL;
+	o->requester = it->m.requester;
+	if ((rc = sp_issue_prepare(ca, it->t, it->req, o, &it->prep)) != SP_OK)
+		goto fail;
+	it->rc = SP_OK;
+	return;
+fail:
+	item_fail(it, rc);
 }
 
-static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, uint8_t *in, uint8_t *out)
+/* Record every prepared item of the batch in one transaction with one
+ * durable commit (group commit): the fsync is the largest single cost of an
+ * issuance, and a batch pays it once. A failure while recording fails the
+ * whole batch (nothing of it is stored); checks that refuse one request
+ * happened in prepare_one and do not touch the others. */
+static void record_batch(sp_ca *ca, batch_item *items, size_t n)
+{
+	sp_store *st = sp_ca_get0_store(ca);
+	size_t i, live = 0;
+	sp_err rc;
+
+	for (i = 0; i < n; i++)
+		live += items[i].rc == SP_OK;
+	if (!live)
+		return;
+	sp_clear_error();
+	if ((rc = sp_store_begin(st)) != SP_OK)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (items[i].rc == SP_OK && (rc = sp_issue_record(ca, items[i].prep, &items[i].cert)) != SP_OK) {
+			sp_store_rollback(st);
+			goto fail;
+		}
+	if ((rc = sp_store_commit(st)) != SP_OK)
+		goto fail;
+	return;
+fail:
+	for (i = 0; i < n; i++)
+		if (items[i].rc == SP_OK)
+			item_fail(&items[i], rc);
+}
+
+/* The answer to one item: CERT (after the commit) or ERROR. */
+static size_t answer_one(const batch_item *it, uint8_t *out)
+{
+	sp_signer_wbuf w;
+	uint8_t *der = NULL;
+	size_t outlen = 0;
+	int n;
+	sp_err rc = it->rc;
+
+	if (rc == SP_OK) {
+		if ((n = i2d_X509(it->cert, &der)) <= 0) {
+			rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
+		} else {
+			sp_signer_wbuf_init(&w, out, SP_SIGNER_MAX_MSG, SP_SG_CERT);
+			sp_signer_put_bytes(&w, SP_SGT_CERT, der, (size_t)n);
+			rc = sp_signer_wbuf_finish(&w, &outlen);
+		}
+		OPENSSL_free(der);
+		if (rc == SP_OK)
+			return outlen;
+		return build_error(out, rc);
+	}
+	sp_fail(rc, "%s", it->err);
+	return build_error(out, rc);
+}
+
+static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, uint8_t **in, uint8_t *out,
+		 batch_item *items)
 {
 	while (!got_term) {
 		fd_set rd;
-		size_t len = 0, outlen;
-		sp_err rc;
+		size_t len[SP_SIGNER_BATCH], n = 0, i;
+		int eof = 0;
+		sp_err rc = SP_OK;
 
 		FD_ZERO(&rd);
 		FD_SET(SP_SIGNER_FD, &rd);
@@ -251,16 +315,35 @@ static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, ui
 				continue; /* SIGTERM: the loop test ends it */
 			return 1;
 		}
-		rc = recv_msg(SP_SIGNER_FD, in, MSG_DONTWAIT, &len);
-		if (rc == SP_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
-			continue;
-		if (rc == SP_ERR_IO)
-			return 1;
-		if (rc == SP_OK && len == 0)
-			return 0; /* the parent closed its end */
-		outlen = rc == SP_OK ? serve_one(ca, tc, in, len, out) : build_error(out, rc);
-		if (outlen == 0 || send_msg(SP_SIGNER_FD, out, outlen) != SP_OK)
-			return 1;
+		/* every request already waiting joins this batch */
+		while (n < SP_SIGNER_BATCH) {
+			rc = recv_msg(SP_SIGNER_FD, in[n], MSG_DONTWAIT, &len[n]);
+			if (rc == SP_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			if (rc == SP_ERR_IO)
+				return 1;
+			if (rc == SP_OK && len[n] == 0) {
+				eof = 1; /* the parent closed its end: answer what came first */
+				break;
+			}
+			if (rc == SP_OK)
+				prepare_one(ca, tc, in[n], len[n], &items[n]);
+			else
+				item_fail(&items[n], rc);
+			n++;
+		}
+		record_batch(ca, items, n);
+		for (i = 0; i < n; i++) {
+			size_t outlen = answer_one(&items[i], out);
+			item_clear(&items[i]);
+			if (outlen == 0 || send_msg(SP_SIGNER_FD, out, outlen) != SP_OK) {
+				while (++i < n)
+					item_clear(&items[i]);
+				return 1;
+			}
+		}
+		if (eof)
+			return 0;
 	}
 	return 0;
 }
@@ -275,7 +358,9 @@ static void child_main(int sock, const char *home, const sp_secret *pass, sp_sig
 {
 	sigset_t wait_mask;
 	sp_ca *ca = NULL;
-	uint8_t *in = NULL, *out = NULL;
+	uint8_t *in[SP_SIGNER_BATCH] = {NULL}, *out = NULL;
+	batch_item *items = NULL;
+	int oom = 0;
 	size_t len;
 	int status = 1;
 	sp_err rc;
@@ -289,9 +374,12 @@ static void child_main(int sock, const char *home, const sp_secret *pass, sp_sig
 		OPENSSL_cleanse(pass->buf, pass->len);
 		_exit(1);
 	}
-	in = malloc(SP_SIGNER_MAX_MSG);
+	for (size_t i = 0; i < SP_SIGNER_BATCH; i++)
+		if (!(in[i] = malloc(SP_SIGNER_MAX_MSG)))
+			oom = 1;
 	out = malloc(SP_SIGNER_MAX_MSG);
-	if (!in || !out) {
+	items = calloc(SP_SIGNER_BATCH, sizeof *items);
+	if (oom || !out || !items) {
 		OPENSSL_cleanse(pass->buf, pass->len);
 		goto out;
 	}
@@ -316,12 +404,14 @@ static void child_main(int sock, const char *home, const sp_secret *pass, sp_sig
 		/* templates are loaded once for the signer's life */
 		sp_template_cache *tc = sp_template_cache_new(home);
 		if (tc)
-			status = serve(ca, tc, &wait_mask, in, out);
+			status = serve(ca, tc, &wait_mask, in, out, items);
 		sp_template_cache_free(tc);
 	}
 out:
 	sp_ca_close(ca);
-	free(in);
+	for (size_t i = 0; i < SP_SIGNER_BATCH; i++)
+		free(in[i]);
+	free(items);
 	free(out);
 	close(SP_SIGNER_FD);
 #ifdef SP_SIGNER_LSAN
@@ -375,6 +465,7 @@ static void handle_free(sp_signer *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
 	free(s->buf);
 	free(s);
 }
@@ -423,7 +514,7 @@ sp_err sp_signer_start(const char *home, const sp_secret *pass, sp_signer **out)
 	}
 	s->fd = -1;
 	s->pid = -1;
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+	if (pthread_mutex_init(&s->lock, NULL) != 0 || pthread_cond_init(&s->cond, NULL) != 0) {
 		free(s->buf);
 		free(s);
 		s = NULL;
@@ -494,11 +585,40 @@ static sp_err build_issue(uint8_t *buf, const char *template_name, const uint8_t
 	return sp_signer_wbuf_finish(&w, len);
 }
 
+/* Carry one batch (called with s->lock released): send every request, then
+ * read the answers, which come back in the same order. Transport failures
+ * mark the handle broken and fail what was not answered. */
+static void carry(sp_signer *s, sg_wait **batch, size_t n, int broken)
+{
+	size_t sent = 0, got = 0, i;
+	sp_err rc = SP_OK;
+
+	if (broken)
+		rc = sp_fail(SP_ERR_IO, "signer process %ld is gone", (long)s->pid);
+	for (; rc == SP_OK && sent < n; sent++)
+		rc = send_msg(s->fd, batch[sent]->msg, batch[sent]->len);
+	for (; rc == SP_OK && got < sent; got++) {
+		size_t len = 0;
+		if ((rc = recv_msg(s->fd, batch[got]->msg, 0, &len)) != SP_OK)
+			break;
+		if (len == 0) {
+			rc = sp_fail(SP_ERR_IO, "signer process %ld closed the connection", (long)s->pid);
+			break;
+		}
+		batch[got]->len = len;
+		batch[got]->rc = SP_OK;
+	}
+	for (i = got; i < n; i++) {
+		batch[i]->rc = rc == SP_OK ? SP_ERR_IO : rc;
+		snprintf(batch[i]->err, sizeof batch[i]->err, "%s", sp_last_error());
+	}
+}
+
 sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *csr_der, size_t csr_len,
 		       const sp_issue_opts *o, uint8_t **cert_der, size_t *cert_len)
 {
 	sp_signer_msg *m = NULL;
-	size_t len = 0;
+	sg_wait w;
 	sp_err rc;
 
 	if (cert_der)
@@ -510,30 +630,58 @@ sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *c
 					     "and outputs are required");
 	if (csr_len == 0 || csr_len > SP_MAX_CSR_BYTES)
 		return sp_fail(SP_ERR_INPUT, "CSR of %zu bytes (limit %d)", csr_len, SP_MAX_CSR_BYTES);
-	if (!(m = malloc(sizeof *m)))
-		return sp_fail(SP_ERR_NOMEM, "signer: out of memory");
+	memset(&w, 0, sizeof w);
+	if (!(m = malloc(sizeof *m)) || !(w.msg = malloc(SP_SIGNER_MAX_MSG))) {
+		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
+		goto out;
+	}
+	if ((rc = build_issue(w.msg, template_name, csr_der, csr_len, o, &w.len)) != SP_OK)
+		goto out;
 
+	/* Leader/follower: requests queue up; one thread at a time carries
+	 * everything queued (up to SP_SIGNER_BATCH) to the signer, which
+	 * commits them together; the others wait for their answers. */
 	pthread_mutex_lock(&s->lock);
-	if (s->broken) {
-		rc = sp_fail(SP_ERR_IO, "signer process %ld is gone", (long)s->pid);
+	if (s->tail)
+		s->tail->next = &w;
+	else
+		s->head = &w;
+	s->tail = &w;
+	while (!w.done) {
+		sg_wait *batch[SP_SIGNER_BATCH];
+		size_t n = 0, i;
+		int broken;
+
+		if (s->carrying) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		s->carrying = 1;
+		while (s->head && n < SP_SIGNER_BATCH) {
+			batch[n++] = s->head;
+			s->head = s->head->next;
+		}
+		if (!s->head)
+			s->tail = NULL;
+		broken = s->broken;
+		pthread_mutex_unlock(&s->lock);
+		carry(s, batch, n, broken);
+		pthread_mutex_lock(&s->lock);
+		for (i = 0; i < n; i++) {
+			if (batch[i]->rc == SP_ERR_IO)
+				s->broken = 1;
+			batch[i]->done = 1;
+		}
+		s->carrying = 0;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	if (w.rc != SP_OK) {
+		rc = sp_fail(w.rc, "%s", w.err);
 		goto out;
 	}
-	if ((rc = build_issue(s->buf, template_name, csr_der, csr_len, o, &len)) != SP_OK)
-		goto out;
-	if ((rc = send_msg(s->fd, s->buf, len)) != SP_OK) {
-		s->broken = 1;
-		goto out;
-	}
-	if ((rc = recv_msg(s->fd, s->buf, 0, &len)) != SP_OK) {
-		s->broken = rc == SP_ERR_IO;
-		goto out;
-	}
-	if (len == 0) {
-		s->broken = 1;
-		rc = sp_fail(SP_ERR_IO, "signer process %ld closed the connection", (long)s->pid);
-		goto out;
-	}
-	if ((rc = sp_signer_msg_parse(s->buf, len, m)) != SP_OK)
+	if ((rc = sp_signer_msg_parse(w.msg, w.len, m)) != SP_OK)
 		goto out;
 	if (m->type == SP_SG_ERROR) {
 		rc = sp_fail((sp_err)m->err_code, "%s", m->err_msg);
@@ -551,7 +699,7 @@ sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *c
 	*cert_len = m->cert_len;
 	rc = SP_OK;
 out:
-	pthread_mutex_unlock(&s->lock);
+	free(w.msg);
 	free(m);
 	return rc;
 }

@@ -27,6 +27,9 @@
 #define SP_SIGNER_FIELD_HDR_LEN 6
 #define SP_SIGNER_MAX_MSG (128 * 1024)
 #define SP_SIGNER_MAX_ERRMSG 1023 /* longer detail messages are cut by the sender */
+/* Requests the signer takes in one transaction (group commit), and that the
+ * parent sends before it reads their answers. */
+#define SP_SIGNER_BATCH 16
 
 /* message types */
 enum {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -628,6 +629,101 @@ static void test_sigterm_and_dead_signer(void)
 	free(req);
 }
 
+/* ------------------------------------------- concurrency, group commit */
+
+#define CONC_THREADS 8
+#define CONC_EACH 6
+
+typedef struct {
+	sp_signer *s;
+	uint8_t *req[CONC_EACH];
+	size_t req_len[CONC_EACH];
+	int bad[CONC_EACH];
+	sp_err rc[CONC_EACH];
+	char msg[CONC_EACH][200];
+	char serial[CONC_EACH][41];
+} conc_arg;
+
+static void *conc_thread(void *p)
+{
+	conc_arg *a = p;
+	const char *dns[] = {"conc.corp.example"};
+
+	for (int i = 0; i < CONC_EACH; i++) {
+		sp_issue_opts o = opts();
+		uint8_t *cert = NULL;
+		size_t cert_len = 0;
+		X509 *x = NULL;
+
+		o.dns = dns;
+		o.n_dns = 1;
+		a->rc[i] = sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert, &cert_len);
+		snprintf(a->msg[i], sizeof a->msg[i], "%s", sp_last_error());
+		if (a->rc[i] == SP_OK && sp_cert_parse(cert, cert_len, &x) == SP_OK &&
+		    sp_serial_hex(X509_get0_serialNumber(x), a->serial[i], sizeof a->serial[i]) != SP_OK)
+			a->serial[i][0] = '\0';
+		X509_free(x);
+		free(cert);
+	}
+	return NULL;
+}
+
+/* Eight threads share one handle; their requests reach the signer in
+ * batches that are committed together. Every good request gets its own
+ * certificate, every bad one its own refusal, and a refusal in a batch
+ * does not touch the others. */
+static void test_concurrent_batches(void)
+{
+	sp_signer *s = start();
+	conc_arg args[CONC_THREADS];
+	pthread_t th[CONC_THREADS];
+	int64_t before = 0, after = 0, good = 0;
+	sp_ca *ca = NULL;
+	int t, i, j, k;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL_FATAL(sp_ca_open(home(), NULL, &ca), SP_OK);
+	CU_ASSERT_EQUAL(sp_store_cert_count(sp_ca_get0_store(ca), &before), SP_OK);
+	for (t = 0; t < CONC_THREADS; t++) {
+		memset(&args[t], 0, sizeof args[t]);
+		args[t].s = s;
+		for (i = 0; i < CONC_EACH; i++) {
+			char cn[64];
+			args[t].bad[i] = (t + i) % 3 == 0;
+			/* a CN that is no host name: web-server refuses it */
+			snprintf(cn, sizeof cn, args[t].bad[i] ? "not a host %d-%d" : "conc%d-%d.corp.example", t, i);
+			args[t].req[i] = csr(fx.ec, cn, NULL, 0, &args[t].req_len[i]);
+			good += !args[t].bad[i];
+		}
+	}
+	for (t = 0; t < CONC_THREADS; t++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, conc_thread, &args[t]), 0);
+	for (t = 0; t < CONC_THREADS; t++)
+		pthread_join(th[t], NULL);
+	for (t = 0; t < CONC_THREADS; t++)
+		for (i = 0; i < CONC_EACH; i++) {
+			if (args[t].bad[i]) {
+				CU_ASSERT_EQUAL(args[t].rc[i], SP_ERR_POLICY);
+				CU_ASSERT(strstr(args[t].msg[i], "not a host") != NULL || strstr(args[t].msg[i], "CN") != NULL);
+			} else {
+				if (args[t].rc[i] != SP_OK)
+					printf("\n    thread %d request %d: %s", t, i, args[t].msg[i]);
+				CU_ASSERT_EQUAL(args[t].rc[i], SP_OK);
+				CU_ASSERT(args[t].serial[i][0] != '\0');
+				/* no two answers carry the same certificate */
+				for (j = 0; j <= t; j++)
+					for (k = 0; k < (j == t ? i : CONC_EACH); k++)
+						if (!args[j].bad[k] && args[t].serial[i][0])
+							CU_ASSERT(strcmp(args[j].serial[k], args[t].serial[i]) != 0);
+			}
+			free(args[t].req[i]);
+		}
+	CU_ASSERT_EQUAL(sp_store_cert_count(sp_ca_get0_store(ca), &after), SP_OK);
+	CU_ASSERT_EQUAL(after - before, good);
+	sp_ca_close(ca);
+	stop(s);
+}
+
 static const sp_unit_test proto_tests[] = {
 	{"round trip of every field", test_proto_round_trip},
 	{"malformed messages refused", test_proto_refusals},
@@ -642,6 +738,7 @@ static const sp_unit_test signer_tests[] = {
 	{"passphrase wiped in the parent", test_passphrase_wiped},
 	{"wrong passphrase: SP_ERR_AUTH, no child", test_wrong_passphrase},
 	{"SIGTERM, dead signer, SIGKILL", test_sigterm_and_dead_signer},
+	{"8 threads, batches committed together, refusals kept apart", test_concurrent_batches},
 	{NULL, NULL},
 };
 
