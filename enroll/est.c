@@ -600,8 +600,10 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 			pthread_mutex_unlock(&e->lock);
 			if (rc == SP_OK)
 				c->have_token = 1;
-			else
-				snprintf(rs->identity, sizeof rs->identity, "token?:%.40s", user);
+			else if (user[strspn(user, "0123456789")] == '\0' && strlen(user) <= 19)
+				snprintf(rs->identity, sizeof rs->identity, "token?:%s", user);
+			else /* not a token id: nothing of it reaches the log */
+				snprintf(rs->identity, sizeof rs->identity, "token?");
 		}
 		wipe_free(buf, buf_len);
 		if (rc != SP_OK && c->have_prior) {

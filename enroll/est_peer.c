@@ -136,6 +136,16 @@ out:
 	free(subj);
 }
 
+/* "client certificate refused: <why the parse failed>". The reason is
+ * copied first: sp_fail writes the buffer sp_last_error() returns. */
+static sp_err refused_because(void)
+{
+	char why[512];
+
+	snprintf(why, sizeof why, "%s", sp_last_error());
+	return sp_fail(SP_ERR_AUTH, "client certificate refused: %s", why);
+}
+
 sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 {
 	STACK_OF(X509) *rest = NULL;
@@ -154,7 +164,7 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 		return SP_OK;
 	/* 1. blocked? Needs only the DER's fingerprints: a key-less parse. */
 	if ((rc = sp_cert_parse_nokey(rq->peer_der[0], rq->peer_len[0], &leaf)) != SP_OK) {
-		rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s", sp_last_error());
+		rc = refused_because();
 		goto out;
 	}
 	if (sp_serial_hex(X509_get0_serialNumber(leaf), p->serial, sizeof p->serial) != SP_OK)
@@ -169,7 +179,7 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 	sp_hex(md, 32, sha256, 0);
 	if (!(cached = cache_get(e, md, now, p))) {
 		if ((rc = sp_cert_parse(rq->peer_der[0], rq->peer_len[0], &p->cert)) != SP_OK) {
-			rc = sp_fail(SP_ERR_AUTH, "client certificate refused: %s", sp_last_error());
+			rc = refused_because();
 			goto out;
 		}
 		if (!(rest = sk_X509_new_null())) {

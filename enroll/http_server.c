@@ -90,7 +90,7 @@ static void log_safe(const char *in, char *out, size_t outsz, int space_ok)
 static void log_request(sp_http *h, const char *client, const char *method, const char *url, int status,
 			const char *identity, const char *serial, int64_t start_us)
 {
-	char when[32], path[LOG_PATH_MAX * 4 + 8], meth[40];
+	char when[32], path[LOG_PATH_MAX * 4 + 8], meth[40], who[96 * 4 + 8], ser[48 * 4];
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -100,9 +100,11 @@ static void log_request(sp_http *h, const char *client, const char *method, cons
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_safe(url, path, sizeof path, 0);
 	log_safe(method, meth, sizeof meth, 0);
+	/* the identity can carry a client-chosen token user name */
+	log_safe(identity && *identity ? identity : "-", who, sizeof who, 0);
+	log_safe(serial && *serial ? serial : "-", ser, sizeof ser, 0);
 	pthread_mutex_lock(&h->log_lock);
-	fprintf(h->log, "%s %s %s %s %d %s %s %.1fms\n", when, client, meth, path, status,
-		identity && *identity ? identity : "-", serial && *serial ? serial : "-",
+	fprintf(h->log, "%s %s %s %s %d %s %s %.1fms\n", when, client, meth, path, status, who, ser,
 		(double)(mono_us() - start_us) / 1000.0);
 	fflush(h->log);
 	pthread_mutex_unlock(&h->log_lock);

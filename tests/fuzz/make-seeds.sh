@@ -139,3 +139,7 @@ iconv -f UTF-8 -t UTF-16 "$ws" >"$tpl/x-utf16.xml"
 printf '<?xml version="1.0"?>\n<template xmlns="urn:sitepki:template:1" name="a\xff\xfe"/>\n' >"$tpl/x-bad-utf8.xml"
 ls "$csr" | wc -l | sed 's/^/csr seeds: /'
 ls "$tpl" | wc -l | sed 's/^/template seeds: /'
+
+# -- EST requests for fuzz_est (a script of their own: it may be run alone)
+bash "$here/make-est-seeds.sh"
+ls "$here/corpus/est" | wc -l | sed 's/^/est seeds: /'
