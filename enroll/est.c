@@ -529,16 +529,8 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	int auto_ok = 0;
 	sp_err rc;
 
-	if (!is_pkcs10(rq->content_type)) {
-		set_textf(rs, 415, "Content-Type must be application/pkcs10, not %.100s",
-			  rq->content_type ? rq->content_type : "(none)");
-		return;
-	}
-	if (op == OP_SERVERKEYGEN && !c->t->server_keygen) {
-		set_textf(rs, 400, "template %s does not allow server-side key generation", c->t->name);
-		return;
-	}
-	/* 1. the client certificate, judged before anything else */
+	/* 1. the client certificate, judged before anything else: a blocked
+	 * or revoked one is refused and audited whatever the request is */
 	if ((rc = est_peer_check(e, rq, &c->peer)) != SP_OK) {
 		char detail[600];
 		snprintf(detail, sizeof detail, "client=%.64s %.500s", rq->client ? rq->client : "",
@@ -546,6 +538,15 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 		set_text(rs, 403, sp_last_error());
 		audit(e, "est", rc == SP_ERR_BLOCKED ? "est-refused-blocked" : "est-refused-cert", c->peer.serial,
 		      detail);
+		return;
+	}
+	if (!is_pkcs10(rq->content_type)) {
+		set_textf(rs, 415, "Content-Type must be application/pkcs10, not %.100s",
+			  rq->content_type ? rq->content_type : "(none)");
+		return;
+	}
+	if (op == OP_SERVERKEYGEN && !c->t->server_keygen) {
+		set_textf(rs, 400, "template %s does not allow server-side key generation", c->t->name);
 		return;
 	}
 	/* 2. the CSR */
@@ -567,7 +568,8 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	EVP_PKEY_free(pub);
 	sp_sha256(c->csr, c->csr_len, md);
 	sp_hex(md, 32, c->csr_sha256, 0);
-	if (answer_from_queue(e, c, rs)) {
+	/* serverkeygen never queues, so it has no queue to answer from */
+	if (op != OP_SERVERKEYGEN && answer_from_queue(e, c, rs)) {
 		if (c->peer.cert)
 			snprintf(rs->identity, sizeof rs->identity, "cert:%s", c->peer.serial);
 		return;
@@ -577,8 +579,10 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	if (c->peer.cert) {
 		snprintf(rs->identity, sizeof rs->identity, "cert:%s", c->peer.serial);
 		snprintf(c->requester, sizeof c->requester, "est:cert:%s", c->peer.serial);
-		if (agent_allows(e, &c->peer, c->t->name) ||
-		    (!strcmp(c->peer.template_name, c->t->name) && est_same_names(c->req, c->peer.cert)))
+		int own = !strcmp(c->peer.template_name, c->t->name) && est_same_names(c->req, c->peer.cert);
+		/* re-enrollment renews the client's own certificate only; an
+		 * agent asks for others with simpleenroll */
+		if (own || (op != OP_SIMPLEREENROLL && agent_allows(e, &c->peer, c->t->name)))
 			auto_ok = (c->t->auto_approve & SP_APPROVE_CLIENTCERT) != 0;
 		else if (op == OP_SIMPLEREENROLL) {
 			set_textf(rs, 403,

@@ -108,6 +108,10 @@ sp_err sp_est_certs_only(STACK_OF(X509) *certs, uint8_t **der, size_t *len)
 		rc = sp_fail_ossl(SP_ERR_CRYPTO, "building the certs-only PKCS#7");
 		goto out;
 	}
+	/* eContent absent, not an empty OCTET STRING (RFC 5272 4.1; what
+	 * `openssl crl2pkcs7 -nocrl` writes) */
+	ASN1_OCTET_STRING_free(p7->d.sign->contents->d.data);
+	p7->d.sign->contents->d.data = NULL;
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i))) {
 			rc = sp_fail_ossl(SP_ERR_CRYPTO, "building the certs-only PKCS#7");
