@@ -12,7 +12,7 @@ ROOT=$(pwd)
 # judges (openssl, certtool, NSS, python3-cryptography), then tools.
 PKGS=(cmake gcc make pkg-config
       libssl-dev libsqlite3-dev libxml2-dev libmicrohttpd-dev libgnutls28-dev libcunit1-dev
-      openssl sqlite3 gnutls-bin libnss3-tools python3 python3-cryptography
+      openssl sqlite3 gnutls-bin libnss3-tools curl python3 python3-cryptography
       python3-cryptography-vectors faketime libxml2-utils time strace
       clang libclang-rt-14-dev)
 
