@@ -161,6 +161,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	}
 }
 
+/* The first call of a request: its state, counted in flight until
+ * on_completed. NULL when out of memory (the connection is dropped). */
+static req_state *req_begin(sp_http *h, void **con_cls)
+{
+	req_state *st = calloc(1, sizeof *st);
+
+	if (!st)
+		return NULL;
+	st->start_us = mono_us();
+	*con_cls = st;
+	__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
+	return st;
+}
+
 /* First call of a request: rate limit and the declared body size, both
  * answered before any body is read. Returns 1 when already answered. */
 static int early_checks(sp_http *h, struct MHD_Connection *c, const char *method, const char *url, req_state *st,
@@ -261,11 +275,8 @@ static enum MHD_Result on_est(void *cls, struct MHD_Connection *c, const char *u
 	(void)version;
 	client_addr(c, client, sizeof client);
 	if (!st) {
-		if (!(st = calloc(1, sizeof *st)))
+		if (!(st = req_begin(h, con_cls)))
 			return MHD_NO;
-		st->start_us = mono_us();
-		*con_cls = st;
-		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
 		if (early_checks(h, c, method, url, st, client, &ret))
 			st->answered = 1;
 		return ret;
@@ -345,14 +356,8 @@ static enum MHD_Result on_publish(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	(void)upload;
 	client_addr(c, client, sizeof client);
-	if (!st) {
-		if (!(st = calloc(1, sizeof *st)))
-			return MHD_NO;
-		st->start_us = mono_us();
-		*con_cls = st;
-		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
-		return MHD_YES;
-	}
+	if (!st)
+		return req_begin(h, con_cls) ? MHD_YES : MHD_NO;
 	if (*upload_size) {
 		*upload_size = 0; /* GET and HEAD have no body: drop it */
 		return MHD_YES;
