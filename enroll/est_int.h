@@ -11,15 +11,18 @@
 
 /* A client certificate whose chain was verified: verification (and the key
  * decode it needs) is done once per certificate, not once per request of a
- * keep-alive connection. Block and revocation state are looked up on every
- * request regardless. */
+ * keep-alive connection. Its block and revocation state were found clear at
+ * status epoch `epoch` (sp_store_status_epoch); every request reads the
+ * epoch, and any revocation or block change anywhere makes the next request
+ * look the certificate up again. */
 #define EST_PEER_CACHE 64
 typedef struct {
-	uint8_t sha256[32];   /* of the DER; all zero = empty slot */
-	X509 *cert;
+	uint8_t sha256[32];   /* of the DER */
+	X509 *cert;           /* NULL = empty slot */
 	char serial[41];
 	char *template_name, *subject;
 	int64_t not_after;
+	int64_t epoch;        /* -1: the state was checked without knowing the epoch */
 	int64_t last_used;
 } est_peer_entry;
 

@@ -10,6 +10,9 @@
  *   2. chains to this CA, valid now, usable for clientAuth;
  *   3. recorded in the store and neither revoked nor on hold (the store is
  *      the live revocation state; a CRL could be a week old).
+ * A certificate that passed is remembered (est_int.h): the chain is not
+ * verified again, and 1 and 3 are skipped for as long as the store's status
+ * epoch has not moved, which one small read per request tells.
  */
 #include "enroll/est_int.h"
 
@@ -61,8 +64,9 @@ static int entry_used(const est_peer_entry *x)
 	return x->cert != NULL;
 }
 
-/* Copy a still-valid cached verification into p. 1 = hit. */
-static int cache_get(sp_est *e, const uint8_t md[32], int64_t now, est_peer *p)
+/* Copy a still-valid cached verification into p. 1 = hit; *epoch is the
+ * status epoch it was judged at. */
+static int cache_get(sp_est *e, const uint8_t md[32], int64_t now, est_peer *p, int64_t *epoch)
 {
 	int hit = 0;
 	size_t i;
@@ -77,6 +81,7 @@ static int cache_get(sp_est *e, const uint8_t md[32], int64_t now, est_peer *p)
 		X509_up_ref(x->cert);
 		p->cert = x->cert;
 		memcpy(p->serial, x->serial, sizeof p->serial);
+		*epoch = x->epoch;
 		x->last_used = ++e->peer_tick;
 		hit = 1;
 	}
@@ -89,8 +94,9 @@ static int cache_get(sp_est *e, const uint8_t md[32], int64_t now, est_peer *p)
 	return hit;
 }
 
-/* Remember a verification (the least recently used slot makes room). */
-static void cache_put(sp_est *e, const uint8_t md[32], const est_peer *p)
+/* Remember a verification judged at status epoch `epoch` (the least
+ * recently used slot makes room; an entry already there takes the epoch). */
+static void cache_put(sp_est *e, const uint8_t md[32], const est_peer *p, int64_t epoch)
 {
 	est_peer_entry *slot = NULL;
 	int64_t end = 0;
@@ -109,8 +115,10 @@ static void cache_put(sp_est *e, const uint8_t md[32], const est_peer *p)
 	pthread_mutex_lock(&e->peer_lock);
 	for (i = 0; i < EST_PEER_CACHE; i++) {
 		est_peer_entry *x = &e->peers[i];
-		if (entry_used(x) && !memcmp(x->sha256, md, 32))
-			goto out; /* another thread put it first */
+		if (entry_used(x) && !memcmp(x->sha256, md, 32)) {
+			x->epoch = epoch;
+			goto out;
+		}
 		if (!entry_used(x)) {
 			if (!slot || entry_used(slot))
 				slot = x; /* the first empty slot */
@@ -129,6 +137,7 @@ static void cache_put(sp_est *e, const uint8_t md[32], const est_peer *p)
 	slot->subject = subj;
 	tpl = subj = NULL;
 	slot->not_after = end;
+	slot->epoch = epoch;
 	slot->last_used = ++e->peer_tick;
 out:
 	pthread_mutex_unlock(&e->peer_lock);
@@ -153,7 +162,7 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 	sp_cert_row row;
 	uint8_t md[32];
 	char sha256[65];
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), epoch = -1, judged = -1;
 	int cached;
 	size_t i;
 	sp_err rc;
@@ -162,22 +171,36 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 	memset(&row, 0, sizeof row);
 	if (rq->n_peer == 0)
 		return SP_OK;
+	sp_sha256(rq->peer_der[0], rq->peer_len[0], md);
+	sp_hex(md, 32, sha256, 0);
+	/* Nothing changed since this certificate was judged: it stands. An
+	 * unreadable epoch (-1) never matches, so the full check runs. */
+	pthread_mutex_lock(&e->lock);
+	if (sp_store_status_epoch(sp_ca_get0_store(e->ca), &epoch) != SP_OK)
+		epoch = -1;
+	pthread_mutex_unlock(&e->lock);
+	cached = cache_get(e, md, now, p, &judged);
+	if (cached && epoch >= 0 && judged == epoch)
+		return SP_OK;
 	/* 1. blocked? Needs only the DER's fingerprints: a key-less parse. */
-	if ((rc = sp_cert_parse_nokey(rq->peer_der[0], rq->peer_len[0], &leaf)) != SP_OK) {
-		rc = refused_because();
-		goto out;
+	if (cached) {
+		leaf = p->cert;
+		X509_up_ref(leaf);
+	} else {
+		if ((rc = sp_cert_parse_nokey(rq->peer_der[0], rq->peer_len[0], &leaf)) != SP_OK) {
+			rc = refused_because();
+			goto out;
+		}
+		if (sp_serial_hex(X509_get0_serialNumber(leaf), p->serial, sizeof p->serial) != SP_OK)
+			p->serial[0] = '\0';
 	}
-	if (sp_serial_hex(X509_get0_serialNumber(leaf), p->serial, sizeof p->serial) != SP_OK)
-		p->serial[0] = '\0';
 	pthread_mutex_lock(&e->lock);
 	rc = sp_block_check_cert(sp_ca_get0_store(e->ca), leaf);
 	pthread_mutex_unlock(&e->lock);
 	if (rc != SP_OK)
 		goto out;
 	/* 2. chains to this CA for clientAuth, now (once per certificate) */
-	sp_sha256(rq->peer_der[0], rq->peer_len[0], md);
-	sp_hex(md, 32, sha256, 0);
-	if (!(cached = cache_get(e, md, now, p))) {
+	if (!cached) {
 		if ((rc = sp_cert_parse(rq->peer_der[0], rq->peer_len[0], &p->cert)) != SP_OK) {
 			rc = refused_because();
 			goto out;
@@ -216,13 +239,11 @@ sp_err est_peer_check(sp_est *e, const sp_est_request *rq, est_peer *p)
 			     row.status == SP_CERT_HOLD ? "on hold" : "revoked");
 		goto out;
 	}
-	if (!cached) {
-		if (!(p->template_name = strdup(row.template_name)) || !(p->subject = strdup(row.subject))) {
-			rc = sp_fail(SP_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		cache_put(e, md, p);
+	if (!cached && (!(p->template_name = strdup(row.template_name)) || !(p->subject = strdup(row.subject)))) {
+		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+		goto out;
 	}
+	cache_put(e, md, p, epoch);
 	rc = SP_OK;
 out:
 	X509_free(leaf);

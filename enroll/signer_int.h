@@ -27,9 +27,11 @@
 #define SP_SIGNER_FIELD_HDR_LEN 6
 #define SP_SIGNER_MAX_MSG (128 * 1024)
 #define SP_SIGNER_MAX_ERRMSG 1023 /* longer detail messages are cut by the sender */
-/* Requests the signer takes in one transaction (group commit), and that the
- * parent sends before it reads their answers. */
+/* Requests the signer records in one transaction (group commit). */
 #define SP_SIGNER_BATCH 16
+/* Requests checked and signed but not yet committed, at most: past this the
+ * signer stops reading and the parent's sends wait (back-pressure). */
+#define SP_SIGNER_QUEUE (2 * SP_SIGNER_BATCH)
 
 /* message types */
 enum {
@@ -95,6 +97,18 @@ void sp_signer_put_str(sp_signer_wbuf *w, uint16_t tag, const char *s);
 void sp_signer_put_u32(sp_signer_wbuf *w, uint16_t tag, uint32_t v);
 /* Write the total length into the header; *len is the message size. */
 sp_err sp_signer_wbuf_finish(sp_signer_wbuf *w, size_t *len) SP_WARN_UNUSED;
+
+/* Transport (signer_io.c). One message per packet; len 0 from recv is the
+ * peer closing; an over-long packet is SP_ERR_PROTOCOL and dropped whole. */
+sp_err sp_signer_send(int fd, const uint8_t *buf, size_t len) SP_WARN_UNUSED;
+sp_err sp_signer_recv(int fd, uint8_t *buf, int flags, size_t *len) SP_WARN_UNUSED;
+/* An ERROR message carrying `code` and the current detail message (or the
+ * code's name); its length, 0 if it could not be built. */
+size_t sp_signer_build_error(uint8_t *buf, sp_err code);
+
+/* The signer process (signer_child.c), run in the child right after the
+ * fork, with the child's end of the socketpair. Never returns. */
+void sp_signer_child_main(int sock, const char *home, const sp_secret *pass) __attribute__((noreturn));
 
 /* Test hooks: the parent's socket and the child's pid. */
 int sp_signer_test_fd(const sp_signer *s);

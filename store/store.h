@@ -22,7 +22,7 @@
 typedef struct sp_store sp_store;
 
 /* Current schema version; sp_store_open migrates older stores forward. */
-#define SP_STORE_SCHEMA_VERSION 3
+#define SP_STORE_SCHEMA_VERSION 4
 
 /* Open (create = 1: create a new store file with mode 0600; refuses an
  * existing file) or open an existing store (create = 0: the file must exist
@@ -260,6 +260,11 @@ sp_err sp_store_revoked_list(sp_store *st, int64_t since_seq, int64_t expired_be
  * records the sequence it covers: read it and walk in one transaction (or
  * read it first), so no change can fall between the two. */
 sp_err sp_store_revocation_seq(sp_store *st, int64_t *seq) SP_WARN_UNUSED;
+/* A number that changes whenever any certificate's revocation state or the
+ * block list changes, and never otherwise goes back (the sum of meta
+ * 'revocation_seq' and 'block_seq'). The enrollment service re-judges a
+ * client certificate only when it moved (enroll/est_peer.c). */
+sp_err sp_store_status_epoch(sp_store *st, int64_t *epoch) SP_WARN_UNUSED;
 
 /* ------------------------------------------------------ CRLs (schema v2) */
 

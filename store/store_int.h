@@ -62,6 +62,8 @@ typedef enum {
 	SPS_MEDIA_INSERT,
 	SPS_MEDIA_GET,
 	SPS_MEDIA_MARK,
+	/* schema v4 */
+	SPS_STATUS_EPOCH,
 	SPS_STMT_COUNT
 } sps_stmt_id;
 

@@ -202,10 +202,25 @@ static const char migration_3[] =
 	" export_count INTEGER NOT NULL DEFAULT 0,"
 	" legacy INTEGER NOT NULL DEFAULT 0 CHECK (legacy IN (0, 1)));";
 
+/* 4: the block list's change counter. The enrollment service keeps its
+ * verdict on a client certificate until a revocation state (meta
+ * 'revocation_seq', bumped by store_revoke.c) or the block list changes
+ * (sp_store_status_epoch). Triggers bump 'block_seq' in the transaction of
+ * every change to the block table, whoever makes it. */
+static const char migration_4[] =
+	"INSERT INTO meta(key, value) VALUES ('block_seq', '0');"
+	"CREATE TRIGGER block_seq_insert AFTER INSERT ON block"
+	" BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'block_seq'; END;"
+	"CREATE TRIGGER block_seq_update AFTER UPDATE ON block"
+	" BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'block_seq'; END;"
+	"CREATE TRIGGER block_seq_delete AFTER DELETE ON block"
+	" BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'block_seq'; END;";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
+	migration_4,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == SP_STORE_SCHEMA_VERSION,

@@ -1167,6 +1167,27 @@ static void test_proof_of_possession(void)
 	token_free(&t);
 	free(body);
 	free(der);
+
+	/* A client certificate that may renew at once: the service leaves the
+	 * check to the issuer (the signer, in sitepki serve), which refuses it;
+	 * nothing is recorded. */
+	{
+		uint8_t *peer, *d2;
+		size_t peer_len, l2;
+		X509 *pc = issue_client_auth(fresh("pop2"), rsa(1), &peer, &peer_len);
+
+		d2 = csr_same_names(pc, rsa(1), &l2);
+		d2[l2 - 1] ^= 0x01;
+		before = snapshot();
+		post_csr("client-auth", "simplereenroll", d2, l2, NULL, peer, peer_len, &rs);
+		want_text(&rs, 400, "proof of possession", "broken signature, client certificate");
+		sp_est_response_clear(&rs);
+		CU_ASSERT_EQUAL(snapshot().certs, before.certs);
+		CU_ASSERT_EQUAL(snapshot().requests, before.requests);
+		X509_free(pc);
+		free(peer);
+		free(d2);
+	}
 }
 
 /* =================================================== anonymous, queue */
@@ -1879,6 +1900,50 @@ static void test_peer_revoked_and_held(void)
 	free(der);
 }
 
+/* A certificate accepted (and remembered) a moment ago is refused on its
+ * next request once blocked, and accepted again once unblocked: the handler
+ * keeps a verdict only while the store's status epoch stands still. The
+ * block is written through the CLI's connection, not the handler's. */
+static void test_peer_blocked_after_use(void)
+{
+	const char *cn = fresh("peerblk2");
+	uint8_t *peer, *der;
+	size_t peer_len, len;
+	X509 *pc = issue_client_auth(cn, rsa(1), &peer, &peer_len);
+	sp_est_response rs;
+	char sha256[65];
+	counts before;
+
+	CU_ASSERT_EQUAL_FATAL(sp_cert_sha256_hex(pc, sha256), SP_OK);
+	der = csr_same_names(pc, rsa(1), &len);
+	post_csr("client-auth", "simplereenroll", der, len, NULL, peer, peer_len, &rs);
+	X509_free(want_cert(&rs, "before the block"));
+	sp_est_response_clear(&rs);
+	post_csr("client-auth", "simplereenroll", der, len, NULL, peer, peer_len, &rs);
+	X509_free(want_cert(&rs, "before the block, remembered"));
+	sp_est_response_clear(&rs);
+
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st()), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_block_add_cert(fx.ca_key, pc, "stolen", ACTOR), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st()), SP_OK);
+	before = snapshot();
+	post_csr("client-auth", "simplereenroll", der, len, NULL, peer, peer_len, &rs);
+	want_text(&rs, 403, "blocked", "blocked after use");
+	sp_est_response_clear(&rs);
+	CU_ASSERT_STRING_EQUAL(newest_audit().action, "est-refused-blocked");
+	unchanged(before, "blocked after use");
+
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st()), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_block_remove(fx.ca_key, sha256, ACTOR), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st()), SP_OK);
+	post_csr("client-auth", "simplereenroll", der, len, NULL, peer, peer_len, &rs);
+	X509_free(want_cert(&rs, "after the unblock"));
+	sp_est_response_clear(&rs);
+	X509_free(pc);
+	free(peer);
+	free(der);
+}
+
 static void test_peer_blocked(void)
 {
 	const char *cn = fresh("peerblk");
@@ -2552,6 +2617,7 @@ static const sp_unit_test peer_tests[] = {
 	{"simplereenroll of other names: 403", test_reenroll_other_names},
 	{"revoked and held: 403", test_peer_revoked_and_held},
 	{"blocked: 403 and audited", test_peer_blocked},
+	{"blocked after use (a remembered verdict), then unblocked", test_peer_blocked_after_use},
 	{"not from this CA: 403", test_peer_not_ours},
 	{"expired, not yet valid, not recorded: 403", test_peer_expired_unrecorded},
 	{"not for clientAuth: 403", test_peer_wrong_purpose},

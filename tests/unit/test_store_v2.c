@@ -1310,6 +1310,9 @@ static void test_migrate_keeps_data(void)
 	sp_store_close(st);
 
 	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "BEGIN;"
+					     /* v4 */
+					     "DROP TRIGGER block_seq_insert; DROP TRIGGER block_seq_update;"
+					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
 					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"
 					     "ALTER TABLE request DROP COLUMN csr_sha256;"

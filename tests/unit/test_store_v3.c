@@ -1,7 +1,8 @@
 /*
- * test_store_v3.c - store schema v3: the SHA-256 of each request's CSR and
- * the look-up an EST retry makes with it, one-time enrollment tokens
- * (insert, claim, finish, list) and the migration of a v2 store.
+ * test_store_v3.c - store schemas v3 and v4: the SHA-256 of each request's
+ * CSR and the look-up an EST retry makes with it, one-time enrollment tokens
+ * (insert, claim, finish, list), the status epoch (v4) and the migration of
+ * a v2 store.
  *
  * Every test makes its own store; none depends on another's leftovers or on
  * the order they run in. Expected hashes are computed here with OpenSSL's
@@ -607,6 +608,10 @@ static void test_migrate_v2_keeps_data(void)
 	sp_store_close(st);
 
 	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "BEGIN;"
+					     /* v4 */
+					     "DROP TRIGGER block_seq_insert; DROP TRIGGER block_seq_update;"
+					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
+					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"
 					     "ALTER TABLE request DROP COLUMN csr_sha256;"
 					     "UPDATE schema_version SET version = 2;"
@@ -615,7 +620,12 @@ static void test_migrate_v2_keeps_data(void)
 	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('token', 'media')"), 0);
 
 	st = open_store(path);
-	CU_ASSERT_EQUAL(raw_int(path, "SELECT version FROM schema_version"), 3);
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT version FROM schema_version"), SP_STORE_SCHEMA_VERSION);
+	/* v4: the block counter and its three triggers */
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+				      " AND name IN ('block_seq_insert', 'block_seq_update', 'block_seq_delete')"),
+			3);
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT value FROM meta WHERE key = 'block_seq'"), 0);
 	CU_ASSERT_EQUAL(sp_store_integrity_check(st), SP_OK);
 	/* v1/v2 data as it was */
 	CU_ASSERT_EQUAL_FATAL(sp_store_cert_get(st, "0a0b0c", &g), SP_OK);
@@ -647,6 +657,117 @@ static void test_migrate_v2_keeps_data(void)
 	sp_store_close(st);
 }
 
+/* ------------------------------------------------- status epoch (v4) */
+
+static int64_t epoch_of(sp_store *st)
+{
+	int64_t e = -1;
+	CU_ASSERT_EQUAL(sp_store_status_epoch(st, &e), SP_OK);
+	return e;
+}
+
+/* Moves on every revocation state change and block list change, also one
+ * made by hand through sqlite3 (the triggers); stands still on issuance. */
+static void test_status_epoch(void)
+{
+	char path[4200];
+	sp_store *st = new_store(path, sizeof path);
+	uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	sp_cert_row c;
+	sp_block_row b;
+	int64_t e0, e1, e2, e3, e4, e5, e6;
+
+	e0 = epoch_of(st);
+	CU_ASSERT_EQUAL(e0, 0);
+	memset(&c, 0, sizeof c);
+	snprintf(c.serial, sizeof c.serial, "0A0B0D");
+	snprintf(c.sha256, sizeof c.sha256, "%s", HASH_A);
+	snprintf(c.sha1, sizeof c.sha1, "%.40s", HASH_A);
+	c.subject = (char *)"CN=pc2.corp.example";
+	c.sans = (char *)"";
+	c.template_name = (char *)"client-auth";
+	c.not_before = NOW;
+	c.not_after = NOW + DAY;
+	c.issued_at = NOW;
+	c.revoke_reason = -1;
+	c.der = der;
+	c.der_len = sizeof der;
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_insert(st, &c), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	CU_ASSERT_EQUAL(epoch_of(st), e0); /* issuing changes no verdict */
+
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_revoke(st, "0A0B0D", SP_REASON_CERTIFICATE_HOLD, NOW), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	e1 = epoch_of(st);
+	CU_ASSERT(e1 > e0);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_release(st, "0A0B0D", NOW), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	e2 = epoch_of(st);
+	CU_ASSERT(e2 > e1);
+
+	memset(&b, 0, sizeof b);
+	snprintf(b.sha256, sizeof b.sha256, "%s", HASH_B);
+	b.reason = (char *)"lost";
+	b.created_by = (char *)"cli:unit";
+	b.created_at = NOW;
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_block_add(st, &b), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	e3 = epoch_of(st);
+	CU_ASSERT(e3 > e2);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_block_remove(st, HASH_B), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	e4 = epoch_of(st);
+	CU_ASSERT(e4 > e3);
+	/* a rolled-back change leaves it where it was */
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_block_add(st, &b), SP_OK);
+	sp_store_rollback(st);
+	CU_ASSERT_EQUAL(epoch_of(st), e4);
+	sp_store_close(st);
+
+	/* by hand, behind the store's back: the triggers still count it */
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "INSERT INTO block(sha1, reason, created_at)"
+					     " VALUES ('" HASH_B "', 'x', 1)"),
+			      SQLITE_OK);
+	st = open_store(path);
+	e5 = epoch_of(st);
+	CU_ASSERT(e5 > e4);
+	sp_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "UPDATE block SET reason = 'y'"), SQLITE_OK);
+	st = open_store(path);
+	e6 = epoch_of(st);
+	CU_ASSERT(e6 > e5);
+	sp_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "DELETE FROM block"), SQLITE_OK);
+	st = open_store(path);
+	CU_ASSERT(epoch_of(st) > e6);
+	sp_store_close(st);
+
+	/* a damaged counter is an error, never "unchanged" */
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "UPDATE meta SET value = 'x' WHERE key = 'block_seq'"), SQLITE_OK);
+	st = open_store(path);
+	{
+		int64_t e = 7;
+		CU_ASSERT_EQUAL(sp_store_status_epoch(st, &e), SP_ERR_DB);
+		CU_ASSERT(msg_has("damaged"));
+		CU_ASSERT_EQUAL(e, 0);
+	}
+	sp_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "DELETE FROM meta WHERE key = 'block_seq'"), SQLITE_OK);
+	st = open_store(path);
+	{
+		int64_t e = 7;
+		CU_ASSERT_EQUAL(sp_store_status_epoch(st, &e), SP_ERR_DB);
+		CU_ASSERT(msg_has("missing"));
+	}
+	sp_store_close(st);
+}
+
 /* --------------------------------------------------------------- suites */
 
 static const sp_unit_test request_tests[] = {
@@ -665,14 +786,20 @@ static const sp_unit_test token_tests[] = {
 	{NULL, NULL},
 };
 
+static const sp_unit_test epoch_tests[] = {
+	{"status epoch: revocation and block changes move it, issuing does not", test_status_epoch},
+	{NULL, NULL},
+};
+
 static const sp_unit_test migration_tests[] = {
-	{"a v2 store migrates to v3 keeping its data", test_migrate_v2_keeps_data},
+	{"a v2 store migrates to v3 and v4 keeping its data", test_migrate_v2_keeps_data},
 	{NULL, NULL},
 };
 
 const sp_unit_suite sp_unit_suites[] = {
 	{"store_v3.request", request_tests},
 	{"store_v3.token", token_tests},
+	{"store_v4.status_epoch", epoch_tests},
 	{"store_v3.migration", migration_tests},
 	{NULL, NULL},
 };
