@@ -10,9 +10,17 @@
  * undecoded), and the SubjectPublicKeyInfo is then decoded with a decoder
  * context built once per thread and reused: the same provider decoders,
  * without the setup.
+ *
+ * EC keys on the named NIST curves take a shorter way still: building the
+ * curve's group for every key (what the decoder does) costs more than
+ * checking the signature with it. Each thread keeps a parameters-only key
+ * per curve; a CSR's key is a duplicate of it given the CSR's point, which
+ * EVP_PKEY_set1_encoded_public_key checks is on the curve, as the decoder
+ * would.
  */
 #include "common/common.h"
 
+#include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
@@ -23,9 +31,21 @@ static OSSL_LIB_CTX *parse_ctx;
 static OSSL_PROVIDER *parse_null;
 static pthread_once_t parse_once = PTHREAD_ONCE_INIT;
 
+/* The named curves with a template key, by group name. */
+static const struct {
+	int nid;
+	const char *group;
+} ec_curves[] = {
+	{NID_X9_62_prime256v1, "P-256"},
+	{NID_secp384r1, "P-384"},
+	{NID_secp521r1, "P-521"},
+};
+#define EC_CURVES (sizeof ec_curves / sizeof ec_curves[0])
+
 typedef struct {
 	OSSL_DECODER_CTX *dctx;
 	EVP_PKEY *out; /* the decoder writes here: its address is fixed */
+	EVP_PKEY *ec_tmpl[EC_CURVES]; /* parameters only; made on first use */
 } thread_decoder;
 
 static pthread_key_t decoder_key;
@@ -38,6 +58,8 @@ static void decoder_free(void *p)
 		return;
 	OSSL_DECODER_CTX_free(td->dctx);
 	EVP_PKEY_free(td->out);
+	for (size_t i = 0; i < EC_CURVES; i++)
+		EVP_PKEY_free(td->ec_tmpl[i]);
 	free(td);
 }
 
@@ -90,6 +112,51 @@ static thread_decoder *this_thread_decoder(void)
 	return td;
 }
 
+/* The CSR's key if it is a named-curve EC key on one of ec_curves, built
+ * from the thread's template; NULL otherwise (or on any failure: the
+ * decoder then decides, with its own error). */
+static EVP_PKEY *ec_named_key(thread_decoder *td, X509_PUBKEY *xpk)
+{
+	ASN1_OBJECT *alg_oid = NULL;
+	const unsigned char *point = NULL;
+	const void *pval = NULL;
+	X509_ALGOR *alg = NULL;
+	EVP_PKEY *k;
+	int len = 0, ptype = 0, nid;
+	size_t i;
+
+	if (!X509_PUBKEY_get0_param(&alg_oid, &point, &len, &alg, xpk) || OBJ_obj2nid(alg_oid) != NID_X9_62_id_ecPublicKey)
+		return NULL;
+	X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+	if (ptype != V_ASN1_OBJECT || !pval || len <= 0)
+		return NULL;
+	nid = OBJ_obj2nid(pval);
+	for (i = 0; i < EC_CURVES && ec_curves[i].nid != nid; i++)
+		;
+	if (i == EC_CURVES)
+		return NULL;
+	if (!td->ec_tmpl[i]) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+								  (char *)ec_curves[i].group, 0),
+				   OSSL_PARAM_construct_end()};
+		if (!c || EVP_PKEY_fromdata_init(c) != 1 ||
+		    EVP_PKEY_fromdata(c, &td->ec_tmpl[i], EVP_PKEY_KEY_PARAMETERS, p) != 1)
+			td->ec_tmpl[i] = NULL;
+		EVP_PKEY_CTX_free(c);
+		if (!td->ec_tmpl[i]) {
+			ERR_clear_error();
+			return NULL;
+		}
+	}
+	if (!(k = EVP_PKEY_dup(td->ec_tmpl[i])) || EVP_PKEY_set1_encoded_public_key(k, point, (size_t)len) != 1) {
+		EVP_PKEY_free(k);
+		ERR_clear_error();
+		return NULL;
+	}
+	return k;
+}
+
 sp_err sp_req_get1_pubkey(X509_REQ *req, EVP_PKEY **out)
 {
 	EVP_PKEY *k = X509_REQ_get0_pubkey(req);
@@ -109,6 +176,8 @@ sp_err sp_req_get1_pubkey(X509_REQ *req, EVP_PKEY **out)
 	}
 	if (!(td = this_thread_decoder()))
 		return sp_fail_ossl(SP_ERR_CRYPTO, "CSR public key: no decoder");
+	if ((*out = ec_named_key(td, X509_REQ_get_X509_PUBKEY(req))))
+		return SP_OK;
 	if ((len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &spki)) <= 0)
 		return sp_fail_ossl(SP_ERR_INPUT, "CSR: unreadable public key");
 	p = spki;

@@ -235,7 +235,7 @@ typedef struct {
 	char *dns_buf;
 	const char *dns_v[SP_SIGNER_MAX_DNS];
 	const char *upn;
-	sp_cert_row prior;      /* certificate already issued for this CSR */
+	char prior[41];         /* serial of the certificate already issued for this CSR */
 	int have_prior;
 } enroll_ctx;
 
@@ -247,7 +247,6 @@ static void enroll_ctx_clear(enroll_ctx *c)
 	if (c->have_token)
 		sp_token_row_clear(&c->token);
 	free(c->dns_buf);
-	sp_cert_row_clear(&c->prior);
 	memset(c, 0, sizeof *c);
 }
 
@@ -422,7 +421,8 @@ out:
 /* A CSR already seen for this template (RFC 7030 4.2.3: the client's retry
  * is the same request again). A request still in the queue is answered
  * here: 202 while pending, 403 once rejected; returns 1. A request already
- * issued is remembered in c->prior (returns 0): a client that may have a
+ * issued is remembered by its serial in c->prior (returns 0; the
+ * certificate is read only if it is the answer): a client that may have a
  * certificate at once gets a new one (a renewal may well repeat its CSR),
  * any other client - the retry after approval, whose token was spent on
  * the queued request - gets the certificate issued for it. */
@@ -437,8 +437,8 @@ static int answer_from_queue(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 	pthread_mutex_lock(&e->lock);
 	rc = sp_store_request_find_csr(st, c->t->name, c->csr_sha256, &row);
 	if (rc == SP_OK && row.status == SP_REQ_ISSUED && *row.cert_serial) {
-		rc = sp_store_cert_get(st, row.cert_serial, &c->prior);
-		c->have_prior = rc == SP_OK;
+		snprintf(c->prior, sizeof c->prior, "%s", row.cert_serial);
+		c->have_prior = 1;
 	}
 	pthread_mutex_unlock(&e->lock);
 	if ((rc == SP_ERR_NOTFOUND && row.id == 0) || c->have_prior) {
@@ -458,14 +458,22 @@ static int answer_from_queue(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 }
 
 /* The certificate already issued for this CSR (see answer_from_queue). */
-static void answer_prior(enroll_ctx *c, sp_est_response *rs)
+static void answer_prior(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 {
+	sp_cert_row prior;
 	sp_err rc;
 
-	if (c->prior.status != SP_CERT_VALID)
-		set_textf(rs, 403, "certificate %s issued for this request is revoked", c->prior.serial);
-	else if ((rc = answer_cert(rs, c->prior.der, c->prior.der_len)) != SP_OK)
+	memset(&prior, 0, sizeof prior);
+	pthread_mutex_lock(&e->lock);
+	rc = sp_store_cert_get(sp_ca_get0_store(e->ca), c->prior, &prior);
+	pthread_mutex_unlock(&e->lock);
+	if (rc != SP_OK)
 		fail_with(rs, rc);
+	else if (prior.status != SP_CERT_VALID)
+		set_textf(rs, 403, "certificate %s issued for this request is revoked", prior.serial);
+	else if ((rc = answer_cert(rs, prior.der, prior.der_len)) != SP_OK)
+		fail_with(rs, rc);
+	sp_cert_row_clear(&prior);
 }
 
 /* Queue a new request: 202 + Retry-After. */
@@ -625,7 +633,7 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 		wipe_free(buf, buf_len);
 		if (rc != SP_OK && c->have_prior) {
 			/* the retry after approval: the token was spent on it */
-			answer_prior(c, rs);
+			answer_prior(e, c, rs);
 			return;
 		}
 		if (rc != SP_OK) {
@@ -661,7 +669,7 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	if (!c->have_token && (!auto_ok || op == OP_SERVERKEYGEN) && !pop_ok(c, rs))
 		goto give_back; /* the token path checked it above */
 	if (!auto_ok && c->have_prior && op != OP_SERVERKEYGEN) {
-		answer_prior(c, rs);
+		answer_prior(e, c, rs);
 		goto give_back;
 	}
 	if (!auto_ok) {

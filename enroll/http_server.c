@@ -421,7 +421,12 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 {
 	const sp_serve_config *cfg = o->cfg;
 	struct sockaddr_storage ss;
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	/* 0: four per CPU. A worker waits while its request is signed and
+	 * committed (a disk flush in the signer), so one per CPU leaves the
+	 * CPUs idle while requests queue behind it; with more in flight the
+	 * signer commits them together (docs/serve.md). */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cpus > 0 ? (cpus > 16 ? 64 : 4 * cpus) : 4);
 	unsigned flags;
 	sp_http *h;
 	int v6;

@@ -16,7 +16,9 @@
  *     request in the order it came.
  * Requests that arrive during a commit make up the next batch, so batches
  * grow with the load and no request ever waits for a timer. No answer
- * leaves before its commit. docs/signer.md.
+ * leaves before its commit. A third thread, with its own connection, copies
+ * the WAL into the database (checkpoints) so that the committer never
+ * stops for it. docs/signer.md.
  */
 #include "enroll/signer_int.h"
 
@@ -282,6 +284,52 @@ static void *committer(void *arg)
 	return NULL;
 }
 
+/* --------------------------------------------------------- checkpointer */
+
+/* WAL frames after which the committer asks for a checkpoint (SQLite's own
+ * default threshold). */
+#define SP_SIGNER_CKPT_FRAMES 1000
+
+typedef struct {
+	sp_store *st; /* its own connection to the CA's store */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int due, stop;
+} checkpointer;
+
+/* Called by the committer's commit (store.h): only signals. */
+static void checkpoint_due(void *arg)
+{
+	checkpointer *ck = arg;
+
+	pthread_mutex_lock(&ck->lock);
+	ck->due = 1;
+	pthread_cond_signal(&ck->cond);
+	pthread_mutex_unlock(&ck->lock);
+}
+
+static void *checkpoint_main(void *arg)
+{
+	checkpointer *ck = arg;
+
+	pthread_mutex_lock(&ck->lock);
+	while (!ck->stop) {
+		if (!ck->due) {
+			pthread_cond_wait(&ck->cond, &ck->lock);
+			continue;
+		}
+		ck->due = 0;
+		pthread_mutex_unlock(&ck->lock);
+		/* a failure is retried at the next request for one, and the
+		 * committer bounds the WAL by itself if none ever succeeds */
+		if (sp_store_checkpoint(ck->st) != SP_OK)
+			sp_clear_error();
+		pthread_mutex_lock(&ck->lock);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return NULL;
+}
+
 /* --------------------------------------------------------------- reader */
 
 /* Queue a prepared item for the committer; waits while the queue is full.
@@ -352,13 +400,54 @@ static int read_requests(pipeline *pl, sp_template_cache *tc, const sigset_t *wa
 	return 0;
 }
 
+/* Start the checkpointer on its own connection and hand it the committer's
+ * checkpoints. Without it (no second connection, no thread) the store
+ * checkpoints as SQLite does by default: slower, still correct. */
+static int checkpointer_start(checkpointer *ck, sp_ca *ca, const char *home, pthread_t *th)
+{
+	char path[4096];
+
+	memset(ck, 0, sizeof *ck);
+	pthread_mutex_init(&ck->lock, NULL);
+	pthread_cond_init(&ck->cond, NULL);
+	if (snprintf(path, sizeof path, "%s/%s", home, SP_CA_DB) >= (int)sizeof path ||
+	    sp_store_open(path, 0, &ck->st) != SP_OK) {
+		sp_clear_error();
+		return 0;
+	}
+	if (pthread_create(th, NULL, checkpoint_main, ck) != 0) {
+		sp_store_close(ck->st);
+		ck->st = NULL;
+		return 0;
+	}
+	sp_store_defer_checkpoints(sp_ca_get0_store(ca), SP_SIGNER_CKPT_FRAMES, checkpoint_due, ck);
+	return 1;
+}
+
+static void checkpointer_stop(checkpointer *ck, sp_ca *ca, pthread_t th, int started)
+{
+	if (started) {
+		sp_store_defer_checkpoints(sp_ca_get0_store(ca), 0, NULL, NULL);
+		pthread_mutex_lock(&ck->lock);
+		ck->stop = 1;
+		pthread_cond_signal(&ck->cond);
+		pthread_mutex_unlock(&ck->lock);
+		pthread_join(th, NULL);
+		sp_store_close(ck->st);
+	}
+	pthread_cond_destroy(&ck->cond);
+	pthread_mutex_destroy(&ck->lock);
+}
+
 /* Serve until end of input or SIGTERM, then let the committer answer what
  * was read. 0 on a clean end. */
-static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, uint8_t *in, uint8_t *out)
+static int serve(sp_ca *ca, const char *home, sp_template_cache *tc, const sigset_t *wait_mask, uint8_t *in,
+		 uint8_t *out)
 {
 	pipeline pl;
-	pthread_t th;
-	int status;
+	checkpointer ck;
+	pthread_t th, ck_th;
+	int status, ck_started;
 
 	memset(&pl, 0, sizeof pl);
 	pl.ca = ca;
@@ -367,6 +456,7 @@ static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, ui
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.more, NULL);
 	pthread_cond_init(&pl.room, NULL);
+	ck_started = checkpointer_start(&ck, ca, home, &ck_th);
 	if (pthread_create(&th, NULL, committer, &pl) != 0) {
 		status = 1;
 		goto out;
@@ -380,6 +470,7 @@ static int serve(sp_ca *ca, sp_template_cache *tc, const sigset_t *wait_mask, ui
 	if (pl.failed)
 		status = 1;
 out:
+	checkpointer_stop(&ck, ca, ck_th, ck_started);
 	pthread_cond_destroy(&pl.more);
 	pthread_cond_destroy(&pl.room);
 	pthread_mutex_destroy(&pl.lock);
@@ -430,7 +521,7 @@ void sp_signer_child_main(int sock, const char *home, const sp_secret *pass)
 		/* templates are loaded once for the signer's life */
 		sp_template_cache *tc = sp_template_cache_new(home);
 		if (tc)
-			status = serve(ca, tc, &wait_mask, in, out);
+			status = serve(ca, home, tc, &wait_mask, in, out);
 		sp_template_cache_free(tc);
 	}
 out:

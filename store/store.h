@@ -38,6 +38,20 @@ sp_err sp_store_begin(sp_store *st) SP_WARN_UNUSED;
 sp_err sp_store_commit(sp_store *st) SP_WARN_UNUSED;
 void sp_store_rollback(sp_store *st);
 
+/* WAL checkpoints off the writer's path (the enrollment signer). By default
+ * SQLite checkpoints inside the commit that crosses 1000 WAL frames, and
+ * every request waiting on that writer waits for the copy and its fsync.
+ * After this call st no longer checkpoints by itself: once a commit leaves
+ * `frames` or more frames in the WAL it calls due(arg) (from inside the
+ * commit: due must only signal), and another connection runs
+ * sp_store_checkpoint(). If the WAL still reaches 16 x frames (nobody
+ * checkpoints), st checkpoints by itself again, so it stays bounded.
+ * due == NULL goes back to SQLite's own checkpoints. */
+void sp_store_defer_checkpoints(sp_store *st, int frames, void (*due)(void *arg), void *arg);
+/* A PASSIVE checkpoint: copies what it can without waiting for anyone;
+ * "busy" is not an error (the next one continues). */
+sp_err sp_store_checkpoint(sp_store *st) SP_WARN_UNUSED;
+
 /* PRAGMA integrity_check == "ok" -> SP_OK, else SP_ERR_DB with the first
  * problem reported. */
 sp_err sp_store_integrity_check(sp_store *st) SP_WARN_UNUSED;

@@ -956,10 +956,91 @@ static void test_err_name(void)
 
 /* ----------------------------------------------------------------- table */
 
+/* A DER CSR for key k, signed with it; NULL-free or the test stops. */
+static uint8_t *csr_der_for(EVP_PKEY *k, size_t *len)
+{
+	X509_REQ *r = X509_REQ_new();
+	uint8_t *der = NULL;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_FATAL(X509_REQ_set_pubkey(r, k) == 1);
+	CU_ASSERT_FATAL(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
+						   (const unsigned char *)"key.example", -1, -1, 0) == 1);
+	CU_ASSERT_FATAL(X509_REQ_sign(r, k, EVP_sha256()) > 0);
+	n = i2d_X509_REQ(r, &der);
+	CU_ASSERT_FATAL(n > 0);
+	X509_REQ_free(r);
+	*len = (size_t)n;
+	return der;
+}
+
+/* sp_req_get1_pubkey: the same key as OpenSSL's own decoding for every key
+ * kind, whichever way it takes (the named-curve EC path or the decoder),
+ * and a point that is not on its curve is refused. */
+static void test_req_pubkey_kinds(void)
+{
+	static const struct {
+		const char *alg, *curve;
+		int compressed;
+	} kinds[] = {
+		{"EC", "P-256", 0}, {"EC", "P-384", 0}, {"EC", "P-521", 0}, {"EC", "P-256", 1},
+		{"EC", "secp256k1", 0}, {"RSA", NULL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		EVP_PKEY *k = kinds[i].curve ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", kinds[i].curve)
+					     : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		EVP_PKEY *got = NULL;
+		X509_REQ *r = NULL;
+		uint8_t *der;
+		size_t len;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+		if (kinds[i].compressed)
+			CU_ASSERT_FATAL(EVP_PKEY_set_utf8_string_param(k, "point-format", "compressed") == 1);
+		der = csr_der_for(k, &len);
+		CU_ASSERT_EQUAL_FATAL(sp_req_parse(der, len, &r), SP_OK);
+		CU_ASSERT_EQUAL(sp_req_get1_pubkey(r, &got), SP_OK);
+		if (!got || EVP_PKEY_eq(got, k) != 1)
+			printf("\n    %s %s: not the CSR's key", kinds[i].alg, kinds[i].curve ? kinds[i].curve : "");
+		CU_ASSERT(got && EVP_PKEY_eq(got, k) == 1);
+		CU_ASSERT(got && EVP_PKEY_get_bits(got) == EVP_PKEY_get_bits(k));
+		CU_ASSERT(got && X509_REQ_verify_ex(r, got, NULL, NULL) == 1);
+		EVP_PKEY_free(got);
+		got = NULL;
+		X509_REQ_free(r);
+		r = NULL;
+
+		if (kinds[i].curve && !kinds[i].compressed) {
+			/* flip a bit of the point's x: no longer on the curve */
+			unsigned char pt[200];
+			size_t pt_len = 0;
+			uint8_t *at;
+			CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", pt, sizeof pt, &pt_len) == 1);
+			at = NULL;
+			for (size_t o = 0; !at && o + pt_len <= len; o++)
+				if (!memcmp(der + o, pt, pt_len))
+					at = der + o;
+			CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+			at[5] ^= 0x01;
+			CU_ASSERT_EQUAL_FATAL(sp_req_parse(der, len, &r), SP_OK);
+			CU_ASSERT_EQUAL(sp_req_get1_pubkey(r, &got), SP_ERR_INPUT);
+			CU_ASSERT_PTR_NULL(got);
+			CU_ASSERT(msg_has("public key"));
+			EVP_PKEY_free(got);
+			X509_REQ_free(r);
+		}
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+}
+
 static const sp_unit_test parse_tests[] = {
 	{"CSR: PEM, DER, white space, size limit", test_req_parse_good},
 	{"CSR: trailing, leading, truncated, oversize refused", test_req_parse_bad},
 	{"CSR: PEM reader must not skip text or other blocks", test_req_parse_pem_skipping},
+	{"CSR public key: EC named curves (both point forms), other curves, RSA; off-curve point", test_req_pubkey_kinds},
 	{"certificate: PEM/DER ok, bad input refused", test_cert_parse},
 	{"certificate: PEM reader must not skip text or other blocks", test_cert_parse_pem_skipping},
 	{"certificate chain", test_cert_parse_chain},
