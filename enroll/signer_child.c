@@ -286,26 +286,51 @@ static void *committer(void *arg)
 
 /* --------------------------------------------------------- checkpointer */
 
-/* WAL frames after which the committer asks for a checkpoint (SQLite's own
- * default threshold). */
+/* A checkpoint is due once this many frames were added to the WAL since
+ * the last one ended (SQLite's own threshold). The checkpointer copies the
+ * bulk; the few frames committed while it ran are then copied by the
+ * committer itself right after a commit (fewer than SP_SIGNER_CKPT_TAIL,
+ * else the checkpointer goes again), which leaves the WAL fully copied so
+ * that the next transaction starts it over. Without that last step the WAL
+ * would only grow under a steady load, and past SP_SIGNER_WAL_LIMIT frames
+ * the store checkpoints in every commit. */
 #define SP_SIGNER_CKPT_FRAMES 1000
+#define SP_SIGNER_CKPT_TAIL 256
+#define SP_SIGNER_WAL_LIMIT (16 * SP_SIGNER_CKPT_FRAMES)
 
 typedef struct {
 	sp_store *st; /* its own connection to the CA's store */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int due, stop;
+	int ended;    /* a checkpoint ended and its tail is not copied yet */
+	int done_at;  /* WAL frames when the last checkpoint ended */
+	int copied;   /* of which it copied this many */
 } checkpointer;
 
-/* Called by the committer's commit (store.h): only signals. */
-static void checkpoint_due(void *arg)
+/* Called by the committer's commit (store.h): only takes note, signals,
+ * or asks the committer to copy the tail. */
+static int wal_grew(void *arg, int frames)
 {
 	checkpointer *ck = arg;
+	int tail = 0;
 
 	pthread_mutex_lock(&ck->lock);
-	ck->due = 1;
-	pthread_cond_signal(&ck->cond);
+	if (frames < ck->done_at) {
+		/* the WAL started over */
+		ck->done_at = ck->copied = 0;
+		ck->ended = 0;
+	}
+	if (ck->ended && frames - ck->copied < SP_SIGNER_CKPT_TAIL) {
+		ck->ended = 0;
+		tail = 1;
+	} else if (!ck->due && frames - ck->done_at >= SP_SIGNER_CKPT_FRAMES) {
+		ck->due = 1;
+		ck->ended = 0;
+		pthread_cond_signal(&ck->cond);
+	}
 	pthread_mutex_unlock(&ck->lock);
+	return tail;
 }
 
 static void *checkpoint_main(void *arg)
@@ -314,17 +339,22 @@ static void *checkpoint_main(void *arg)
 
 	pthread_mutex_lock(&ck->lock);
 	while (!ck->stop) {
+		int frames = 0, copied = 0;
+
 		if (!ck->due) {
 			pthread_cond_wait(&ck->cond, &ck->lock);
 			continue;
 		}
-		ck->due = 0;
 		pthread_mutex_unlock(&ck->lock);
-		/* a failure is retried at the next request for one, and the
-		 * committer bounds the WAL by itself if none ever succeeds */
-		if (sp_store_checkpoint(ck->st) != SP_OK)
+		/* a failure is retried after the next SP_SIGNER_CKPT_FRAMES, and
+		 * the store bounds the WAL by itself if none ever succeeds */
+		if (sp_store_checkpoint(ck->st, &frames, &copied) != SP_OK)
 			sp_clear_error();
 		pthread_mutex_lock(&ck->lock);
+		ck->due = 0;
+		ck->ended = 1;
+		ck->done_at = frames;
+		ck->copied = copied;
 	}
 	pthread_mutex_unlock(&ck->lock);
 	return NULL;
@@ -420,7 +450,7 @@ static int checkpointer_start(checkpointer *ck, sp_ca *ca, const char *home, pth
 		ck->st = NULL;
 		return 0;
 	}
-	sp_store_defer_checkpoints(sp_ca_get0_store(ca), SP_SIGNER_CKPT_FRAMES, checkpoint_due, ck);
+	sp_store_defer_checkpoints(sp_ca_get0_store(ca), SP_SIGNER_WAL_LIMIT, wal_grew, ck);
 	return 1;
 }
 

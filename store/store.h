@@ -41,16 +41,22 @@ void sp_store_rollback(sp_store *st);
 /* WAL checkpoints off the writer's path (the enrollment signer). By default
  * SQLite checkpoints inside the commit that crosses 1000 WAL frames, and
  * every request waiting on that writer waits for the copy and its fsync.
- * After this call st no longer checkpoints by itself: once a commit leaves
- * `frames` or more frames in the WAL it calls due(arg) (from inside the
- * commit: due must only signal), and another connection runs
- * sp_store_checkpoint(). If the WAL still reaches 16 x frames (nobody
- * checkpoints), st checkpoints by itself again, so it stays bounded.
- * due == NULL goes back to SQLite's own checkpoints. */
-void sp_store_defer_checkpoints(sp_store *st, int frames, void (*due)(void *arg), void *arg);
+ * After this call st no longer checkpoints by itself: after each commit it
+ * calls wal_grew(arg, frames) with the number of frames now in the WAL
+ * (from inside the commit: it must only take note or signal), and the
+ * caller has another connection run sp_store_checkpoint(). When wal_grew
+ * returns 1, st checkpoints at once itself: the WAL starts over only after
+ * a checkpoint that leaves nothing behind, which one running beside a busy
+ * writer never does, so the caller has st copy the last few frames. Should
+ * the WAL reach `limit` frames, st checkpoints after every commit again, so
+ * it stays bounded whatever the caller does. wal_grew == NULL goes back to
+ * SQLite's own checkpoints. */
+void sp_store_defer_checkpoints(sp_store *st, int limit, int (*wal_grew)(void *arg, int frames), void *arg);
 /* A PASSIVE checkpoint: copies what it can without waiting for anyone;
- * "busy" is not an error (the next one continues). */
-sp_err sp_store_checkpoint(sp_store *st) SP_WARN_UNUSED;
+ * "busy" is not an error (the next one continues). *frames: the frames in
+ * the WAL when it ended; *copied: how many of them are now in the database
+ * (all, if nothing was in the way). */
+sp_err sp_store_checkpoint(sp_store *st, int *frames, int *copied) SP_WARN_UNUSED;
 
 /* PRAGMA integrity_check == "ok" -> SP_OK, else SP_ERR_DB with the first
  * problem reported. */

@@ -71,10 +71,10 @@ struct sp_store {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[SPS_STMT_COUNT];
-	/* sp_store_defer_checkpoints: whom to tell, past how many WAL frames */
-	void (*ckpt_due)(void *arg);
-	void *ckpt_arg;
-	int ckpt_frames;
+	/* sp_store_defer_checkpoints: whom to tell, and the WAL's bound */
+	int (*wal_grew)(void *arg, int frames);
+	void *wal_grew_arg;
+	int wal_limit;
 };
 
 /* The cached statement `id`, prepared from `sql` on first use. The caller

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -642,6 +643,8 @@ typedef struct {
 	sp_err rc[CONC_EACH];
 	char msg[CONC_EACH][200];
 	char serial[CONC_EACH][41];
+	char cn[CONC_EACH][64];     /* asked for */
+	char got_cn[CONC_EACH][64]; /* in the certificate answered */
 } conc_arg;
 
 static void *conc_thread(void *p)
@@ -659,9 +662,13 @@ static void *conc_thread(void *p)
 		o.n_dns = 1;
 		a->rc[i] = sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert, &cert_len);
 		snprintf(a->msg[i], sizeof a->msg[i], "%s", sp_last_error());
-		if (a->rc[i] == SP_OK && sp_cert_parse(cert, cert_len, &x) == SP_OK &&
-		    sp_serial_hex(X509_get0_serialNumber(x), a->serial[i], sizeof a->serial[i]) != SP_OK)
-			a->serial[i][0] = '\0';
+		if (a->rc[i] == SP_OK && sp_cert_parse(cert, cert_len, &x) == SP_OK) {
+			if (sp_serial_hex(X509_get0_serialNumber(x), a->serial[i], sizeof a->serial[i]) != SP_OK)
+				a->serial[i][0] = '\0';
+			if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, a->got_cn[i],
+						      sizeof a->got_cn[i]) < 0)
+				a->got_cn[i][0] = '\0';
+		}
 		X509_free(x);
 		free(cert);
 	}
@@ -670,8 +677,9 @@ static void *conc_thread(void *p)
 
 /* Eight threads share one handle; their requests reach the signer in
  * batches that are committed together. Every good request gets its own
- * certificate, every bad one its own refusal, and a refusal in a batch
- * does not touch the others. */
+ * certificate (the one it asked for: answers are matched first in, first
+ * out), every bad one its own refusal, and a refusal in a batch does not
+ * touch the others. */
 static void test_concurrent_batches(void)
 {
 	sp_signer *s = start();
@@ -692,6 +700,7 @@ static void test_concurrent_batches(void)
 			args[t].bad[i] = (t + i) % 3 == 0;
 			/* a CN that is no host name: web-server refuses it */
 			snprintf(cn, sizeof cn, args[t].bad[i] ? "not a host %d-%d" : "conc%d-%d.corp.example", t, i);
+			snprintf(args[t].cn[i], sizeof args[t].cn[i], "%s", cn);
 			args[t].req[i] = csr(fx.ec, cn, NULL, 0, &args[t].req_len[i]);
 			good += !args[t].bad[i];
 		}
@@ -710,6 +719,7 @@ static void test_concurrent_batches(void)
 					printf("\n    thread %d request %d: %s", t, i, args[t].msg[i]);
 				CU_ASSERT_EQUAL(args[t].rc[i], SP_OK);
 				CU_ASSERT(args[t].serial[i][0] != '\0');
+				CU_ASSERT_STRING_EQUAL(args[t].got_cn[i], args[t].cn[i]);
 				/* no two answers carry the same certificate */
 				for (j = 0; j <= t; j++)
 					for (k = 0; k < (j == t ? i : CONC_EACH); k++)
@@ -721,6 +731,77 @@ static void test_concurrent_batches(void)
 	CU_ASSERT_EQUAL(sp_store_cert_count(sp_ca_get0_store(ca), &after), SP_OK);
 	CU_ASSERT_EQUAL(after - before, good);
 	sp_ca_close(ca);
+	stop(s);
+}
+
+/* A steady load from several threads: the WAL is copied beside the
+ * committer and still starts over, instead of growing until the store's
+ * own limit (16,000 frames) takes over. */
+#define LOAD_THREADS 4
+#define LOAD_EACH 300
+
+typedef struct {
+	sp_signer *s;
+	int t, ok;
+	uint8_t *req[LOAD_EACH];
+	size_t req_len[LOAD_EACH];
+} load_arg;
+
+static void *load_thread(void *p)
+{
+	load_arg *a = p;
+
+	const char *dns[] = {"load.corp.example"};
+
+	for (int i = 0; i < LOAD_EACH; i++) {
+		sp_issue_opts o = opts();
+		uint8_t *cert = NULL;
+		size_t cert_len = 0;
+		o.dns = dns;
+		o.n_dns = 1;
+		if (sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert, &cert_len) == SP_OK)
+			a->ok++;
+		else if (i == 0)
+			printf("\n    thread %d: %s", a->t, sp_last_error());
+		free(cert);
+	}
+	return NULL;
+}
+
+static void test_wal_bounded_under_load(void)
+{
+	sp_signer *s = start();
+	load_arg args[LOAD_THREADS];
+	pthread_t th[LOAD_THREADS];
+	char wal[4200];
+	struct stat sb;
+	int t, i;
+
+	CU_ASSERT_FATAL(s != NULL);
+	for (t = 0; t < LOAD_THREADS; t++) {
+		memset(&args[t], 0, sizeof args[t]);
+		args[t].s = s;
+		args[t].t = t;
+		for (i = 0; i < LOAD_EACH; i++) {
+			char cn[64];
+			snprintf(cn, sizeof cn, "load%d-%d.corp.example", t, i);
+			args[t].req[i] = csr(fx.ec, cn, NULL, 0, &args[t].req_len[i]);
+		}
+	}
+	for (t = 0; t < LOAD_THREADS; t++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, load_thread, &args[t]), 0);
+	for (t = 0; t < LOAD_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		CU_ASSERT_EQUAL(args[t].ok, LOAD_EACH);
+		for (i = 0; i < LOAD_EACH; i++)
+			free(args[t].req[i]);
+	}
+	/* 1,200 certificates wrote well over 10,000 frames in all */
+	snprintf(wal, sizeof wal, "%s/%s-wal", home(), SP_CA_DB);
+	CU_ASSERT_EQUAL_FATAL(stat(wal, &sb), 0);
+	if (sb.st_size >= 4000 * 4120)
+		printf("\n    WAL of %lld bytes after the load", (long long)sb.st_size);
+	CU_ASSERT(sb.st_size < 4000 * 4120);
 	stop(s);
 }
 
@@ -739,6 +820,7 @@ static const sp_unit_test signer_tests[] = {
 	{"wrong passphrase: SP_ERR_AUTH, no child", test_wrong_passphrase},
 	{"SIGTERM, dead signer, SIGKILL", test_sigterm_and_dead_signer},
 	{"8 threads, batches committed together, refusals kept apart", test_concurrent_batches},
+	{"steady load: the WAL is copied beside the committer and starts over", test_wal_bounded_under_load},
 	{NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /*
  * test_store_v3.c - store schemas v3 and v4: the SHA-256 of each request's
  * CSR and the look-up an EST retry makes with it, one-time enrollment tokens
- * (insert, claim, finish, list), the status epoch (v4) and the migration of
- * a v2 store.
+ * (insert, claim, finish, list), the status epoch (v4), checkpoints run
+ * beside the writer (sp_store_defer_checkpoints) and the migration of a v2
+ * store.
  *
  * Every test makes its own store; none depends on another's leftovers or on
  * the order they run in. Expected hashes are computed here with OpenSSL's
@@ -768,6 +769,102 @@ static void test_status_epoch(void)
 	sp_store_close(st);
 }
 
+/* ------------------------------------------------ deferred checkpoints */
+
+typedef struct {
+	int calls, last, max;
+	int answer; /* what wal_grew returns */
+} wal_watch;
+
+static int watch_wal(void *arg, int frames)
+{
+	wal_watch *w = arg;
+	w->calls++;
+	w->last = frames;
+	if (frames > w->max)
+		w->max = frames;
+	return w->answer;
+}
+
+/* One committed write of about 2 KiB (a request row): a frame or more. */
+static void one_write(sp_store *st, int i)
+{
+	uint8_t csr[2000];
+	memset(csr, (int)(i & 0xff), sizeof csr);
+	csr[0] = (uint8_t)(i >> 8);
+	(void)insert_request(st, "web-server", csr, sizeof csr, SP_REQ_PENDING);
+}
+
+/* Deferred: the writer tells each commit's WAL length and never copies by
+ * itself (SQLite alone would have started over near 1000 frames); another
+ * connection's checkpoint copies everything; asked to (wal_grew returns 1)
+ * the writer copies at once, and the WAL starts over at the next commit. */
+static void test_checkpoint_deferred(void)
+{
+	char path[4200];
+	sp_store *st = new_store(path, sizeof path), *ck = open_store(path);
+	wal_watch w = {0, 0, 0, 0};
+	int frames = -1, copied = -1, i;
+
+	sp_store_defer_checkpoints(st, 100000, watch_wal, &w);
+	for (i = 0; i < 1300; i++)
+		one_write(st, i);
+	CU_ASSERT_EQUAL(w.calls, 1300);
+	CU_ASSERT(w.last >= 1300); /* nobody copied: it only grew */
+	CU_ASSERT_EQUAL(w.last, w.max);
+
+	CU_ASSERT_EQUAL(sp_store_checkpoint(ck, &frames, &copied), SP_OK);
+	CU_ASSERT_EQUAL(frames, w.last);
+	CU_ASSERT_EQUAL(copied, frames);
+	/* fully copied: the next commit starts the WAL over */
+	one_write(st, i++);
+	CU_ASSERT(w.last > 0 && w.last < 10);
+
+	/* the writer copies when told to */
+	for (; i < 1400; i++)
+		one_write(st, i);
+	CU_ASSERT(w.last >= 90);
+	w.answer = 1;
+	one_write(st, i++);
+	w.answer = 0;
+	one_write(st, i++);
+	CU_ASSERT(w.last > 0 && w.last < 10);
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM request"), i);
+	sp_store_close(ck);
+	sp_store_close(st);
+}
+
+/* Nobody checkpoints: past `limit` frames the writer does, so the WAL stays
+ * bounded; and wal_grew == NULL is SQLite's own auto-checkpoint again. */
+static void test_checkpoint_limit(void)
+{
+	char path[4200];
+	sp_store *st = new_store(path, sizeof path);
+	wal_watch w = {0, 0, 0, 0};
+	struct stat sb;
+	char wal[4300];
+	int i;
+
+	sp_store_defer_checkpoints(st, 200, watch_wal, &w);
+	for (i = 0; i < 1000; i++)
+		one_write(st, i);
+	CU_ASSERT(w.max < 200);
+	CU_ASSERT(w.calls < 1000); /* the limit's commits copied instead */
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	CU_ASSERT_EQUAL_FATAL(stat(wal, &sb), 0);
+	CU_ASSERT(sb.st_size < 210 * 4200);
+
+	sp_store_defer_checkpoints(st, 0, NULL, NULL);
+	w.calls = 0;
+	for (; i < 2500; i++)
+		one_write(st, i);
+	CU_ASSERT_EQUAL(w.calls, 0);
+	CU_ASSERT_EQUAL_FATAL(stat(wal, &sb), 0);
+	CU_ASSERT(sb.st_size < 1100 * 4200); /* SQLite's 1000 frames */
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM request"), i);
+	sp_store_close(st);
+}
+
 /* --------------------------------------------------------------- suites */
 
 static const sp_unit_test request_tests[] = {
@@ -791,6 +888,13 @@ static const sp_unit_test epoch_tests[] = {
 	{NULL, NULL},
 };
 
+static const sp_unit_test checkpoint_tests[] = {
+	{"deferred: the writer only reports; another connection copies; told to, the writer copies",
+	 test_checkpoint_deferred},
+	{"deferred with nobody copying: bounded by the limit; NULL restores SQLite's own", test_checkpoint_limit},
+	{NULL, NULL},
+};
+
 static const sp_unit_test migration_tests[] = {
 	{"a v2 store migrates to v3 and v4 keeping its data", test_migrate_v2_keeps_data},
 	{NULL, NULL},
@@ -800,6 +904,7 @@ const sp_unit_suite sp_unit_suites[] = {
 	{"store_v3.request", request_tests},
 	{"store_v3.token", token_tests},
 	{"store_v4.status_epoch", epoch_tests},
+	{"store.checkpoints", checkpoint_tests},
 	{"store_v3.migration", migration_tests},
 	{NULL, NULL},
 };
