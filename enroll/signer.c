@@ -28,6 +28,7 @@ typedef struct sg_wait {
 	sp_err rc;      /* transport result */
 	char err[256];  /* its message: sp_last_error() is per thread */
 	int done;
+	pthread_cond_t cv; /* signalled when done, or when it may read */
 	struct sg_wait *next;
 } sg_wait;
 
@@ -37,8 +38,7 @@ struct sp_signer {
 	/* send_lock is held from queueing a request to the end of its send, so
 	 * the queue is in the order the signer receives (and answers) them */
 	pthread_mutex_t send_lock;
-	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t cond;  /* an answer was handed out, or nobody is reading */
+	pthread_mutex_t lock; /* everything below, and each waiter's cv */
 	sg_wait *head, *tail; /* sent, answer not yet read; oldest first */
 	int reading;          /* a caller is reading the next answer */
 	int broken;           /* the channel failed: no further requests */
@@ -98,7 +98,6 @@ static void handle_free(sp_signer *s)
 		close(s->fd);
 	pthread_mutex_destroy(&s->send_lock);
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
 	free(s->buf);
 	free(s);
 }
@@ -147,8 +146,7 @@ sp_err sp_signer_start(const char *home, const sp_secret *pass, sp_signer **out)
 	}
 	s->fd = -1;
 	s->pid = -1;
-	if (pthread_mutex_init(&s->send_lock, NULL) != 0 || pthread_mutex_init(&s->lock, NULL) != 0 ||
-	    pthread_cond_init(&s->cond, NULL) != 0) {
+	if (pthread_mutex_init(&s->send_lock, NULL) != 0 || pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s->buf);
 		free(s);
 		s = NULL;
@@ -233,9 +231,9 @@ static void fail_waiting(sp_signer *s, sp_err rc)
 		w->rc = rc == SP_OK ? SP_ERR_IO : rc;
 		snprintf(w->err, sizeof w->err, "%s", sp_last_error());
 		w->done = 1;
+		pthread_cond_signal(&w->cv);
 	}
 	s->tail = NULL;
-	pthread_cond_broadcast(&s->cond);
 }
 
 /* Queue w and send it. The signer answers in the order it receives, so the
@@ -271,8 +269,9 @@ static void send_request(sp_signer *s, sg_wait *w)
 }
 
 /* Wait for w's answer. One waiting caller at a time reads the next answer
- * (without the lock) and hands it to the oldest request; the others sleep
- * until theirs is handed out or the reader's role is free. */
+ * (without the lock) and hands it to the oldest request, waking only its
+ * owner; the others sleep on their own condition. A reader whose answer
+ * came hands the reading to the oldest caller still waiting. */
 static void await_answer(sp_signer *s, sg_wait *w)
 {
 	pthread_mutex_lock(&s->lock);
@@ -281,7 +280,7 @@ static void await_answer(sp_signer *s, sg_wait *w)
 		sp_err rc;
 
 		if (s->reading) {
-			pthread_cond_wait(&s->cond, &s->lock);
+			pthread_cond_wait(&w->cv, &s->lock);
 			continue;
 		}
 		s->reading = 1;
@@ -308,11 +307,13 @@ static void await_answer(sp_signer *s, sg_wait *w)
 				snprintf(h->err, sizeof h->err, "%s", sp_last_error());
 			}
 			h->done = 1;
+			pthread_cond_signal(&h->cv);
 		} else {
 			fail_waiting(s, rc);
 		}
-		pthread_cond_broadcast(&s->cond);
 	}
+	if (!s->reading && s->head)
+		pthread_cond_signal(&s->head->cv);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -333,6 +334,7 @@ sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *c
 	if (csr_len == 0 || csr_len > SP_MAX_CSR_BYTES)
 		return sp_fail(SP_ERR_INPUT, "CSR of %zu bytes (limit %d)", csr_len, SP_MAX_CSR_BYTES);
 	memset(&w, 0, sizeof w);
+	pthread_cond_init(&w.cv, NULL); /* default attributes: cannot fail on Linux */
 	if (!(m = malloc(sizeof *m)) || !(w.msg = malloc(SP_SIGNER_MAX_MSG))) {
 		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
 		goto out;
@@ -364,6 +366,7 @@ sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *c
 	*cert_len = m->cert_len;
 	rc = SP_OK;
 out:
+	pthread_cond_destroy(&w.cv);
 	free(w.msg);
 	free(m);
 	return rc;
