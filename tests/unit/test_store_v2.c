@@ -1313,6 +1313,9 @@ static void test_migrate_keeps_data(void)
 					     /* v4 */
 					     "DROP TRIGGER block_seq_insert; DROP TRIGGER block_seq_update;"
 					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
+					     "DROP INDEX request_queue;"
+					     "CREATE INDEX certificate_status ON certificate(status);"
+					     "CREATE INDEX request_status ON request(status);"
 					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"
 					     "ALTER TABLE request DROP COLUMN csr_sha256;"

@@ -338,6 +338,118 @@ static void test_request_find_csr_uses_index(void)
 	sp_store_close(st);
 }
 
+static int count_req(const sp_request_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The queue is listed through request_queue, which holds only pending and
+ * approved requests: issued ones (one per certificate) are not in it, and a
+ * plan without it fails instead of scanning them all. */
+static void test_request_queue_index(void)
+{
+	char path[4096];
+	sp_store *st = new_store(path, sizeof path);
+	const uint8_t a[] = {0x30, 0x03, 0x02, 0x01, 0x01}, b[] = {0x30, 0x03, 0x02, 0x01, 0x02},
+		      c[] = {0x30, 0x03, 0x02, 0x01, 0x03}, d[] = {0x30, 0x03, 0x02, 0x01, 0x04};
+	int n;
+
+	(void)insert_request(st, "web-server", a, sizeof a, SP_REQ_PENDING);
+	(void)insert_request(st, "web-server", b, sizeof b, SP_REQ_APPROVED);
+	(void)insert_request(st, "web-server", c, sizeof c, SP_REQ_ISSUED);
+	(void)insert_request(st, "web-server", d, sizeof d, SP_REQ_REJECTED);
+	for (int status = SP_REQ_PENDING; status <= SP_REQ_ISSUED; status++) {
+		n = 0;
+		CU_ASSERT_EQUAL(sp_store_request_list(st, status, count_req, &n), SP_OK);
+		CU_ASSERT_EQUAL(n, 1);
+	}
+	n = 0;
+	CU_ASSERT_EQUAL(sp_store_request_list(st, -1, count_req, &n), SP_OK);
+	CU_ASSERT_EQUAL(n, 4);
+	sp_store_close(st);
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM request INDEXED BY request_queue"
+				      " WHERE status IN (0, 1)"),
+			2);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "DROP INDEX request_queue"), SQLITE_OK);
+	st = open_store(path);
+	n = 0;
+	CU_ASSERT_EQUAL(sp_store_request_list(st, SP_REQ_PENDING, count_req, &n), SP_ERR_DB);
+	CU_ASSERT(msg_has("request_queue"));
+	n = 0; /* the rest needs no index */
+	CU_ASSERT_EQUAL(sp_store_request_list(st, SP_REQ_ISSUED, count_req, &n), SP_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	sp_store_close(st);
+}
+
+static int count_cert(const sp_cert_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Revoked and held certificates are listed through the partial index
+ * certificate_revoked (the full status index is gone since v4), by name:
+ * without it the list fails rather than scans every certificate. */
+static void test_cert_list_revoked_index(void)
+{
+	char path[4096];
+	sp_store *st = new_store(path, sizeof path);
+	uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	static const char *const serials[] = {"0A01", "0A02", "0A03"};
+	sp_cert_filter f;
+	int n;
+
+	for (int i = 0; i < 3; i++) {
+		sp_cert_row c;
+		memset(&c, 0, sizeof c);
+		snprintf(c.serial, sizeof c.serial, "%s", serials[i]);
+		snprintf(c.sha256, sizeof c.sha256, "%064d", i);
+		snprintf(c.sha1, sizeof c.sha1, "%040d", i);
+		c.subject = (char *)"CN=x.corp.example";
+		c.sans = (char *)"";
+		c.template_name = (char *)"web-server";
+		c.not_before = NOW;
+		c.not_after = NOW + DAY;
+		c.issued_at = NOW;
+		c.revoke_reason = -1;
+		c.der = der;
+		c.der_len = sizeof der;
+		CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+		CU_ASSERT_EQUAL_FATAL(sp_store_cert_insert(st, &c), SP_OK);
+		CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	}
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_revoke(st, "0A01", SP_REASON_KEY_COMPROMISE, NOW), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_revoke(st, "0A02", SP_REASON_CERTIFICATE_HOLD, NOW), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	memset(&f, 0, sizeof f);
+	f.now = NOW;
+	f.status = "revoked";
+	n = 0;
+	CU_ASSERT_EQUAL(sp_store_cert_list(st, &f, count_cert, &n), SP_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	f.status = "hold";
+	f.template_name = "web-server";
+	n = 0;
+	CU_ASSERT_EQUAL(sp_store_cert_list(st, &f, count_cert, &n), SP_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	f.status = "valid";
+	n = 0;
+	CU_ASSERT_EQUAL(sp_store_cert_list(st, &f, count_cert, &n), SP_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	sp_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "DROP INDEX certificate_revoked"), SQLITE_OK);
+	st = open_store(path);
+	f.status = "revoked";
+	f.template_name = NULL;
+	CU_ASSERT_EQUAL(sp_store_cert_list(st, &f, count_cert, &n), SP_ERR_DB);
+	CU_ASSERT(msg_has("certificate_revoked"));
+	sp_store_close(st);
+}
+
 /* --------------------------------------------------------------- tokens */
 
 static void test_token_insert_get(void)
@@ -612,6 +724,9 @@ static void test_migrate_v2_keeps_data(void)
 					     /* v4 */
 					     "DROP TRIGGER block_seq_insert; DROP TRIGGER block_seq_update;"
 					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
+					     "DROP INDEX request_queue;"
+					     "CREATE INDEX certificate_status ON certificate(status);"
+					     "CREATE INDEX request_status ON request(status);"
 					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"
 					     "ALTER TABLE request DROP COLUMN csr_sha256;"
@@ -627,6 +742,11 @@ static void test_migrate_v2_keeps_data(void)
 				      " AND name IN ('block_seq_insert', 'block_seq_update', 'block_seq_delete')"),
 			3);
 	CU_ASSERT_EQUAL(raw_int(path, "SELECT value FROM meta WHERE key = 'block_seq'"), 0);
+	/* v4: two indexes fewer on the issuance path, the queue's own */
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+				      " AND name IN ('certificate_status', 'request_status')"),
+			0);
+	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'request_queue'"), 1);
 	CU_ASSERT_EQUAL(sp_store_integrity_check(st), SP_OK);
 	/* v1/v2 data as it was */
 	CU_ASSERT_EQUAL_FATAL(sp_store_cert_get(st, "0a0b0c", &g), SP_OK);
@@ -871,6 +991,8 @@ static const sp_unit_test request_tests[] = {
 	{"request insert stores the SHA-256 of the CSR", test_request_csr_sha256},
 	{"find by CSR: newest wins, per template, normalised, '' never", test_request_find_csr},
 	{"find by CSR uses the partial index request_csr", test_request_find_csr_uses_index},
+	{"the queue is listed through the partial index request_queue", test_request_queue_index},
+	{"revoked and held certificates are listed through certificate_revoked", test_cert_list_revoked_index},
 	{NULL, NULL},
 };
 
