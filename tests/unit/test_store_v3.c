@@ -338,6 +338,30 @@ static void test_request_find_csr_uses_index(void)
 	sp_store_close(st);
 }
 
+/* Record a valid certificate row (a stand-in DER) in its own transaction. */
+static void insert_cert(sp_store *st, const char *serial, const char *sha256, const char *sha1, const char *tpl)
+{
+	uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	sp_cert_row c;
+
+	memset(&c, 0, sizeof c);
+	snprintf(c.serial, sizeof c.serial, "%s", serial);
+	snprintf(c.sha256, sizeof c.sha256, "%s", sha256);
+	snprintf(c.sha1, sizeof c.sha1, "%.40s", sha1);
+	c.subject = (char *)"CN=x.corp.example";
+	c.sans = (char *)"";
+	c.template_name = (char *)tpl;
+	c.not_before = NOW;
+	c.not_after = NOW + DAY;
+	c.issued_at = NOW;
+	c.revoke_reason = -1;
+	c.der = der;
+	c.der_len = sizeof der;
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_insert(st, &c), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+}
+
 static int count_req(const sp_request_row *r, void *arg)
 {
 	(void)r;
@@ -397,29 +421,15 @@ static void test_cert_list_revoked_index(void)
 {
 	char path[4096];
 	sp_store *st = new_store(path, sizeof path);
-	uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
 	static const char *const serials[] = {"0A01", "0A02", "0A03"};
 	sp_cert_filter f;
 	int n;
 
 	for (int i = 0; i < 3; i++) {
-		sp_cert_row c;
-		memset(&c, 0, sizeof c);
-		snprintf(c.serial, sizeof c.serial, "%s", serials[i]);
-		snprintf(c.sha256, sizeof c.sha256, "%064d", i);
-		snprintf(c.sha1, sizeof c.sha1, "%040d", i);
-		c.subject = (char *)"CN=x.corp.example";
-		c.sans = (char *)"";
-		c.template_name = (char *)"web-server";
-		c.not_before = NOW;
-		c.not_after = NOW + DAY;
-		c.issued_at = NOW;
-		c.revoke_reason = -1;
-		c.der = der;
-		c.der_len = sizeof der;
-		CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_store_cert_insert(st, &c), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+		char sha256[65], sha1[41];
+		snprintf(sha256, sizeof sha256, "%064d", i);
+		snprintf(sha1, sizeof sha1, "%040d", i);
+		insert_cert(st, serials[i], sha256, sha1, "web-server");
 	}
 	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
 	CU_ASSERT_EQUAL_FATAL(sp_store_cert_revoke(st, "0A01", SP_REASON_KEY_COMPROMISE, NOW), SP_OK);
@@ -793,29 +803,12 @@ static void test_status_epoch(void)
 {
 	char path[4200];
 	sp_store *st = new_store(path, sizeof path);
-	uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-	sp_cert_row c;
 	sp_block_row b;
 	int64_t e0, e1, e2, e3, e4, e5, e6;
 
 	e0 = epoch_of(st);
 	CU_ASSERT_EQUAL(e0, 0);
-	memset(&c, 0, sizeof c);
-	snprintf(c.serial, sizeof c.serial, "0A0B0D");
-	snprintf(c.sha256, sizeof c.sha256, "%s", HASH_A);
-	snprintf(c.sha1, sizeof c.sha1, "%.40s", HASH_A);
-	c.subject = (char *)"CN=pc2.corp.example";
-	c.sans = (char *)"";
-	c.template_name = (char *)"client-auth";
-	c.not_before = NOW;
-	c.not_after = NOW + DAY;
-	c.issued_at = NOW;
-	c.revoke_reason = -1;
-	c.der = der;
-	c.der_len = sizeof der;
-	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
-	CU_ASSERT_EQUAL_FATAL(sp_store_cert_insert(st, &c), SP_OK);
-	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	insert_cert(st, "0A0B0D", HASH_A, HASH_A, "client-auth");
 	CU_ASSERT_EQUAL(epoch_of(st), e0); /* issuing changes no verdict */
 
 	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
