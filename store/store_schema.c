@@ -212,7 +212,9 @@ static const char migration_3[] =
  * nearly all 0: the revoked and held ones are found through the partial
  * certificate_revoked, valid ones by not_after. request_status held every
  * request, though only the queue (pending, approved) is ever looked up by
- * status. Each cost a page write in every issuance's commit. */
+ * status. certificate_subject served no query: the subject filter is a
+ * substring match (LIKE '%...%'), which no B-tree index can answer. Each
+ * cost a page write in every issuance's commit. */
 static const char migration_4[] =
 	"INSERT INTO meta(key, value) VALUES ('block_seq', '0');"
 	"CREATE TRIGGER block_seq_insert AFTER INSERT ON block"
@@ -222,6 +224,7 @@ static const char migration_4[] =
 	"CREATE TRIGGER block_seq_delete AFTER DELETE ON block"
 	" BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'block_seq'; END;"
 	"DROP INDEX certificate_status;"
+	"DROP INDEX certificate_subject;"
 	"DROP INDEX request_status;"
 	/* partial: SQLite uses it only for a query that repeats the term
 	 * (sp_store_request_list names it with INDEXED BY) */

@@ -1315,6 +1315,7 @@ static void test_migrate_keeps_data(void)
 					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
 					     "DROP INDEX request_queue;"
 					     "CREATE INDEX certificate_status ON certificate(status);"
+					     "CREATE INDEX certificate_subject ON certificate(subject);"
 					     "CREATE INDEX request_status ON request(status);"
 					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"

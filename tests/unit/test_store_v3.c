@@ -736,6 +736,7 @@ static void test_migrate_v2_keeps_data(void)
 					     "DROP TRIGGER block_seq_delete; DELETE FROM meta WHERE key = 'block_seq';"
 					     "DROP INDEX request_queue;"
 					     "CREATE INDEX certificate_status ON certificate(status);"
+					     "CREATE INDEX certificate_subject ON certificate(subject);"
 					     "CREATE INDEX request_status ON request(status);"
 					     /* v3 */
 					     "DROP TABLE media; DROP TABLE token; DROP INDEX request_csr;"
@@ -754,7 +755,7 @@ static void test_migrate_v2_keeps_data(void)
 	CU_ASSERT_EQUAL(raw_int(path, "SELECT value FROM meta WHERE key = 'block_seq'"), 0);
 	/* v4: two indexes fewer on the issuance path, the queue's own */
 	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-				      " AND name IN ('certificate_status', 'request_status')"),
+				      " AND name IN ('certificate_status', 'certificate_subject', 'request_status')"),
 			0);
 	CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'request_queue'"), 1);
 	CU_ASSERT_EQUAL(sp_store_integrity_check(st), SP_OK);
