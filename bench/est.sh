@@ -10,7 +10,7 @@
 #        CLIENTS="1 4" (concurrent curl processes per pass)  ROUNDS=2 (passes per client
 #        count and server, alternated sitepki/cfssl then cfssl/sitepki; figures are pooled)
 #        BENCH_SETTLE=5 on disk, 0 on tmpfs (seconds of quiet after the setup)
-#        THREADS=0 (<limits threads>, 0 = four per CPU)  KEEP_TMP=1 (disk only)
+#        THREADS=0 (<limits threads>, 0 = one per connection)  KEEP_TMP=1 (disk only)
 #        SITEPKI=path (default build-bench/sitepki, built in Release if missing)
 #
 # A benchmark, never a test: it prints figures and never fails on a timing.
@@ -226,7 +226,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 kill -0 "$CF_PID" 2>/dev/null || { tail -5 "$T/cfssl.log" >&2; echo "cfssl serve did not start" >&2; exit 1; }
-echo "# servers: sitepki serve pid $SP_PID (signer pid ${SIGNER_PID:-?}) https://localhost:$SP_PORT, threads=$THREADS (0 = $((4 * $(nproc)))); cfssl serve pid $CF_PID $CF_URL"
+echo "# servers: sitepki serve pid $SP_PID (signer pid ${SIGNER_PID:-?}) https://localhost:$SP_PORT, threads=$THREADS (0 = one per connection); cfssl serve pid $CF_PID $CF_URL"
 
 # ------------------------------------------- correctness pass (untimed, also the warm-up)
 # p7_verify B64FILE CAFILE: a base64 certs-only PKCS#7 holding one certificate that verifies

@@ -421,12 +421,13 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 {
 	const sp_serve_config *cfg = o->cfg;
 	struct sockaddr_storage ss;
-	/* 0: four per CPU. A worker waits while its request is signed and
-	 * committed (a disk flush in the signer), so one per CPU leaves the
-	 * CPUs idle while requests queue behind it; with more in flight the
-	 * signer commits them together (docs/serve.md). */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cpus > 0 ? (cpus > 16 ? 64 : 4 * cpus) : 4);
+	/* 0 (the default): a thread per connection. A request waits while it
+	 * is signed and committed (a disk flush in the signer); in a pool,
+	 * every other connection served by the same worker waits with it, and
+	 * which connections share a worker is chance. With a thread each, only
+	 * the request itself waits, and the signer commits the ones in flight
+	 * together (docs/serve.md). N: a pool of N workers instead. */
+	unsigned threads = cfg->threads;
 	unsigned flags;
 	sp_http *h;
 	int v6;
@@ -434,8 +435,6 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 
 	*out = NULL;
 	*https_port = *http_port = -1;
-	if (threads < 1)
-		threads = 1;
 	if (!(h = calloc(1, sizeof *h)))
 		return sp_fail(SP_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&h->log_lock, NULL);
@@ -454,7 +453,7 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 		goto out;
 	}
 	flags = MHD_USE_TLS | MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-		(v6 ? MHD_USE_IPv6 : 0);
+		(threads == 0 ? MHD_USE_THREAD_PER_CONNECTION : 0) | (v6 ? MHD_USE_IPv6 : 0);
 	h->https = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_est, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -462,7 +461,8 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 		/* asks for a client certificate (optional) naming this CA */
 		MHD_OPTION_HTTPS_MEM_TRUST, h->trust,
 		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		/* 1 = no pool (what a thread per connection needs) */
+		MHD_OPTION_THREAD_POOL_SIZE, threads ? threads : 1, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_END);

@@ -469,7 +469,7 @@ static sp_err read_limits(const reader *r, xmlNodePtr n)
 		{"maxConnections", 1, 10000, "connections", NULL, &c->max_connections},
 		{"maxPerClient", 1, 10000, "connections", NULL, &c->max_per_ip},
 		{"timeout", 1, 3600, "seconds", NULL, &c->timeout},
-		{"threads", 0, 64, "threads (0 = four per CPU)", NULL, &c->threads},
+		{"threads", 0, 64, "threads (0 = one per connection)", NULL, &c->threads},
 		{"ratePerMinute", 0, 60000, "requests (0 = no limit)", NULL, &c->rate_per_minute},
 		{"rateBurst", 1, 10000, "requests", NULL, &c->rate_burst},
 	};
