@@ -428,6 +428,11 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 	 * the request itself waits, and the signer commits the ones in flight
 	 * together (docs/serve.md). N: a pool of N workers instead. */
 	unsigned threads = cfg->threads;
+	/* the pool size only when there is a pool: MHD warns about it otherwise */
+	struct MHD_OptionItem pool[] = {
+		{threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	unsigned flags;
 	sp_http *h;
 	int v6;
@@ -461,8 +466,7 @@ sp_err sp_http_start(const sp_http_opts *o, sp_http **out, int *https_port, int 
 		/* asks for a client certificate (optional) naming this CA */
 		MHD_OPTION_HTTPS_MEM_TRUST, h->trust,
 		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-		/* 1 = no pool (what a thread per connection needs) */
-		MHD_OPTION_THREAD_POOL_SIZE, threads ? threads : 1, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_END);

@@ -60,6 +60,14 @@ start_service() {
 }
 start_service "$T/serve.xml"
 ok "serve started: HTTPS on ephemeral port $P, HTTP on $HP"
+# nothing but its own lines, and an empty request log: no library warning
+# about the configuration (libmicrohttpd's messages go to the request log)
+touch "$T/serve.log"
+if grep -hv '^sitepki serve: ' "$T/serve.out" "$T/serve.err" "$T/serve.log" | grep -q .; then
+	fail "serve printed more than its own lines at start-up: $(grep -hv '^sitepki serve: ' "$T/serve.out" "$T/serve.err" "$T/serve.log" | head -2 | tr '\n' ' ')"
+else
+	ok "serve printed only its own lines at start-up"
+fi
 
 # est_post URL BODYFILE [curl args...]: sets CODE, headers in $T/h, body in $T/b
 est_post() {
