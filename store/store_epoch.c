@@ -5,9 +5,6 @@
  */
 #include "store/store_int.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
 /* Both counters only grow (store_revoke.c bumps one, the triggers of
  * schema 4 the other), so their sum changes whenever either does. */
 #define SQL_STATUS_EPOCH "SELECT value FROM meta WHERE key IN ('revocation_seq', 'block_seq')"
@@ -24,17 +21,13 @@ sp_err sp_store_status_epoch(sp_store *st, int64_t *epoch)
 	if (err)
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(s, 0);
-		char *end = NULL;
-		long long n;
+		int64_t n = 0;
 
-		/* parsed strictly: a damaged value must not pass for "unchanged" */
-		errno = 0;
-		if (!v || *v < '0' || *v > '9' || ((n = strtoll((const char *)v, &end, 10)), errno || !end || *end)) {
+		if (!sps_meta_counter(sqlite3_column_text(s, 0), &n)) {
 			err = sp_fail(SP_ERR_DB, "store %s: a change counter in meta is damaged", st->path);
 			goto out;
 		}
-		sum += (int64_t)n;
+		sum += n;
 		rows++;
 	}
 	if (rc != SQLITE_DONE) {

@@ -114,6 +114,11 @@ int sps_bind_blob(sqlite3_stmt *s, int idx, const uint8_t *data, size_t len);
 /* Turn a walk callback's non-zero return into the sp_err the API promises. */
 sp_err sps_cb_result(int rc);
 
+/* A non-negative counter kept as text in meta, parsed strictly: 1 and *out
+ * set, or 0 for anything that is not all decimal digits (a damaged value
+ * must never read as 0 or as "unchanged"). */
+int sps_meta_counter(const unsigned char *text, int64_t *out);
+
 /* Certificate columns in the order sps_cert_fill() reads them; the last one
  * is the DER, which a list may replace with NULL. */
 #define SPS_CERT_COLS                                                                         \

@@ -85,9 +85,6 @@ sp_err sp_store_revocation_seq(sp_store *st, int64_t *seq)
 {
 	sp_err err = SP_OK;
 	sqlite3_stmt *s = NULL;
-	const unsigned char *v;
-	char *end = NULL;
-	long long n;
 	int rc;
 
 	*seq = 0;
@@ -105,18 +102,11 @@ sp_err sp_store_revocation_seq(sp_store *st, int64_t *seq)
 	}
 	/* Read as text and parsed strictly: a damaged value must not read as
 	 * 0, which would make every later delta CRL incomplete. */
-	v = sqlite3_column_text(s, 0);
-	if (!v || *v < '0' || *v > '9') {
+	if (!sps_meta_counter(sqlite3_column_text(s, 0), seq)) {
+		*seq = 0;
 		err = sp_fail(SP_ERR_DB, "store %s: the revocation sequence in meta is damaged", st->path);
 		goto out;
 	}
-	errno = 0;
-	n = strtoll((const char *)v, &end, 10);
-	if (errno || !end || *end) {
-		err = sp_fail(SP_ERR_DB, "store %s: the revocation sequence in meta is damaged", st->path);
-		goto out;
-	}
-	*seq = (int64_t)n;
 out:
 	sps_stmt_done(s);
 	return err;

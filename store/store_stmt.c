@@ -5,6 +5,8 @@
  */
 #include "store/store_int.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +145,21 @@ static int is_sp_err(int rc)
 	default:
 		return 0;
 	}
+}
+
+int sps_meta_counter(const unsigned char *text, int64_t *out)
+{
+	char *end = NULL;
+	long long n;
+
+	if (!text || *text < '0' || *text > '9')
+		return 0;
+	errno = 0;
+	n = strtoll((const char *)text, &end, 10);
+	if (errno || !end || *end)
+		return 0;
+	*out = (int64_t)n;
+	return 1;
 }
 
 sp_err sps_cb_result(int rc)
