@@ -15,7 +15,6 @@
  */
 #include "store/store_int.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
