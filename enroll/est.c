@@ -529,6 +529,19 @@ static void queue_new(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 	rs->retry_after = e->cfg->retry_after;
 }
 
+/* The CSR parsed, the first time the service needs it: 0 (and the answer
+ * set) if it is no CSR. */
+static int csr_parsed(enroll_ctx *c, sp_est_response *rs)
+{
+	sp_err rc;
+
+	if (!c->req && (rc = sp_req_parse(c->csr, c->csr_len, &c->req)) != SP_OK) {
+		fail_with(rs, rc);
+		return 0;
+	}
+	return 1;
+}
+
 /* Proof of possession (RFC 2986 4.2), checked here before the service acts
  * on a CSR itself: before a token is claimed, a request queued or a key
  * generated. A CSR that goes straight to the signer is not checked here:
@@ -541,6 +554,8 @@ static int pop_ok(enroll_ctx *c, sp_est_response *rs)
 	int ok;
 	sp_err rc;
 
+	if (!csr_parsed(c, rs))
+		return 0;
 	if ((rc = sp_req_get1_pubkey(c->req, &pub)) != SP_OK) {
 		fail_with(rs, rc);
 		return 0;
@@ -579,12 +594,18 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 		set_textf(rs, 400, "template %s does not allow server-side key generation", c->t->name);
 		return;
 	}
-	/* 2. the CSR */
-	if ((rc = sp_est_b64_decode(rq->body, rq->body_len, &c->csr, &c->csr_len)) != SP_OK ||
-	    (rc = sp_req_parse(c->csr, c->csr_len, &c->req)) != SP_OK) {
+	/* 2. the CSR. Under a client certificate it is parsed only when the
+	 * service decides something from it (renewal of the client's own names,
+	 * proof of possession before queueing): an agent's request goes
+	 * straight to the signer, which parses and checks every CSR it signs
+	 * and answers one that is no CSR with the same 400. Without one it is
+	 * checked first, so that no CSR is a 400 before any credential. */
+	if ((rc = sp_est_b64_decode(rq->body, rq->body_len, &c->csr, &c->csr_len)) != SP_OK) {
 		fail_with(rs, rc);
 		return;
 	}
+	if (!c->peer.cert && !csr_parsed(c, rs))
+		return;
 	sp_sha256(c->csr, c->csr_len, md);
 	sp_hex(md, 32, c->csr_sha256, 0);
 	/* serverkeygen never queues, so it has no queue to answer from */
@@ -598,7 +619,12 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	if (c->peer.cert) {
 		snprintf(rs->identity, sizeof rs->identity, "cert:%s", c->peer.serial);
 		snprintf(c->requester, sizeof c->requester, "est:cert:%s", c->peer.serial);
-		int own = !strcmp(c->peer.template_name, c->t->name) && est_same_names(c->req, c->peer.cert);
+		int own = 0;
+		if (!strcmp(c->peer.template_name, c->t->name)) {
+			if (!csr_parsed(c, rs))
+				return;
+			own = est_same_names(c->req, c->peer.cert);
+		}
 		/* re-enrollment renews the client's own certificate only; an
 		 * agent asks for others with simpleenroll */
 		if (own || (op != OP_SIMPLEREENROLL && agent_allows(e, &c->peer, c->t->name)))

@@ -2402,6 +2402,25 @@ static void test_agent(void)
 		CU_ASSERT_EQUAL(snapshot().issue_calls, before.issue_calls);
 		free(w);
 	}
+	/* bytes that are no CSR, under a client certificate: the agent's go to
+	 * the issuer, which parses them; the others are parsed by the service
+	 * (proof of possession before queueing, names of a renewal). Each is
+	 * a 400 naming the CSR, and nothing is recorded. */
+	{
+		static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+		before = snapshot();
+		post_csr("amt-8021x-client", "simpleenroll", junk, sizeof junk, NULL, agent_der, agent_len, &rs);
+		want_text(&rs, 400, "CSR", "no CSR, agent");
+		sp_est_response_clear(&rs);
+		post_csr("amt-8021x-client", "simpleenroll", junk, sizeof junk, NULL, plain_der, plain_len, &rs);
+		want_text(&rs, 400, "CSR", "no CSR, client certificate to be queued");
+		sp_est_response_clear(&rs);
+		post_csr("client-auth", "simplereenroll", junk, sizeof junk, NULL, plain_der, plain_len, &rs);
+		want_text(&rs, 400, "CSR", "no CSR, renewal");
+		sp_est_response_clear(&rs);
+		CU_ASSERT_EQUAL(snapshot().certs, before.certs);
+		CU_ASSERT_EQUAL(snapshot().requests, before.requests);
+	}
 	X509_free(agent);
 	X509_free(plain);
 	free(agent_der);
