@@ -72,6 +72,14 @@ sp_err sp_file_read(const char *path, size_t max, uint8_t **data, size_t *len) S
 sp_err sp_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			    int sync) SP_WARN_UNUSED;
 
+/* write(2) until all `len` bytes are written (EINTR retried): 0, or -1
+ * with errno set. */
+int sp_write_all(int fd, const void *data, size_t len) SP_WARN_UNUSED;
+
+/* fsync the directory holding `path`, so that a file just created or
+ * renamed there survives a crash: 0, or -1 with errno set. */
+int sp_fsync_parent(const char *path) SP_WARN_UNUSED;
+
 /* Refuse a key or store file that is not a regular file or that group or
  * others may read or write (SP_ERR_PERM naming the path and its mode). */
 sp_err sp_file_check_private(const char *path) SP_WARN_UNUSED;

@@ -70,7 +70,7 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int sp_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	while (len > 0) {
@@ -86,7 +86,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_parent(const char *path)
+int sp_fsync_parent(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, rc = -1;
@@ -114,7 +114,7 @@ sp_err sp_file_write_atomic(const char *path, const void *data, size_t len, mode
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return sp_fail(SP_ERR_IO, "cannot create a file beside %s: %s", path, strerror(errno));
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || (sync && fsync(fd) != 0)) {
+	if (fchmod(fd, mode) != 0 || sp_write_all(fd, data, len) != 0 || (sync && fsync(fd) != 0)) {
 		rc = sp_fail(SP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -128,7 +128,7 @@ sp_err sp_file_write_atomic(const char *path, const void *data, size_t len, mode
 		rc = sp_fail(SP_ERR_IO, "cannot rename into %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (sync && fsync_parent(path) != 0)
+	if (sync && sp_fsync_parent(path) != 0)
 		return sp_fail(SP_ERR_IO, "cannot sync the directory of %s: %s", path, strerror(errno));
 	return SP_OK;
 fail:

@@ -12,8 +12,6 @@
 #include "media/media.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,36 +103,6 @@ void sp_media_out_abort(sp_media_out *o)
 	out_free(o);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, rc = -1;
-	if (!copy)
-		return -1;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return rc;
-}
-
 sp_err sp_media_out_commit(sp_media_out *o, const void *data, size_t len)
 {
 	sp_err rc;
@@ -142,7 +110,7 @@ sp_err sp_media_out_commit(sp_media_out *o, const void *data, size_t len)
 
 	if (!o)
 		return sp_fail(SP_ERR_INTERNAL, "no output file to write");
-	if (write_all(o->fd, data, len) != 0 || fsync(o->fd) != 0) {
+	if (sp_write_all(o->fd, data, len) != 0 || fsync(o->fd) != 0) {
 		rc = sp_fail(SP_ERR_IO, "cannot write %s: %s", o->path, strerror(errno));
 		goto out;
 	}
@@ -165,7 +133,7 @@ sp_err sp_media_out_commit(sp_media_out *o, const void *data, size_t len)
 	o->tmp = NULL;
 	/* Not durable without the directory entry: report it and take the
 	 * file back, so that an error always means "no file". */
-	if (fsync_dir_of(o->path) != 0) {
+	if (sp_fsync_parent(o->path) != 0) {
 		rc = sp_fail(SP_ERR_IO, "cannot sync the directory of %s: %s (the file was removed again)", o->path,
 			     strerror(errno));
 		unlink(o->path);
