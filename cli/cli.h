@@ -44,6 +44,9 @@ const char *cli_actor(void);
  * epoch. */
 sp_err cli_parse_time(const char *s, int64_t *out);
 
+/* A row id (request, token): decimal digits only, 1 .. 10^18-1. 1 if valid. */
+int cli_parse_id(const char *s, int64_t *id);
+
 /* Read a certificate file (PEM or DER). */
 sp_err cli_read_cert(const char *path, X509 **out);
 

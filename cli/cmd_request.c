@@ -34,21 +34,6 @@ static const char *status_name(int s)
 	return s >= 0 && s <= SP_REQ_ISSUED ? status_names[s] : "unknown";
 }
 
-/* A request id: decimal, > 0. */
-static int parse_id(const char *s, int64_t *id)
-{
-	char *end = NULL;
-	long long v;
-
-	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
-		return 0;
-	v = strtoll(s, &end, 10);
-	if (v <= 0)
-		return 0;
-	*id = (int64_t)v;
-	return 1;
-}
-
 /* ------------------------------------------------------- CSR decoding */
 
 /* The CSR's subjectAltName as "DNS:a, UPN:u, email:e, IP:1.2.3.4, URI:..."
@@ -317,7 +302,7 @@ static int approve(const cli_ctx *ctx, int argc, char **argv)
 		default: return cli_usage("request approve", "unknown option");
 		}
 	}
-	if (optind + 1 != argc || !parse_id(argv[optind], &id))
+	if (optind + 1 != argc || !cli_parse_id(argv[optind], &id))
 		return cli_usage("request approve", "expected one request ID (a number)");
 	if ((rc = cli_open_ca(ctx, 1, pf, pe, &ca)) != SP_OK)
 		goto out;
@@ -423,7 +408,7 @@ static int reject(sp_ca *ca, int argc, char **argv)
 		default: return cli_usage("request reject", "unknown option");
 		}
 	}
-	if (optind + 1 != argc || !parse_id(argv[optind], &id))
+	if (optind + 1 != argc || !cli_parse_id(argv[optind], &id))
 		return cli_usage("request reject", "expected one request ID (a number)");
 	if (!reason)
 		return cli_usage("request reject", "--reason is required");
@@ -472,7 +457,7 @@ int cmd_request(const cli_ctx *ctx, int argc, char **argv)
 		int json = argc == 4 && (!strcmp(argv[3], "--json") || !strcmp(argv[2], "--json"));
 		const char *key = argc == 4 && !strcmp(argv[2], "--json") ? argv[3] : argc >= 3 ? argv[2] : NULL;
 		int64_t id = 0;
-		if (!(argc == 3 || json) || !parse_id(key, &id))
+		if (!(argc == 3 || json) || !cli_parse_id(key, &id))
 			return cli_usage("request show", "expected one request ID (a number) [--json]");
 		if ((rc = cli_open_ca(ctx, 0, NULL, NULL, &ca)) != SP_OK)
 			return cli_fail(rc);

@@ -1,4 +1,4 @@
-/* cmd_token.c - `sitepki token create|list`: one-time enrollment tokens
+/* cmd_token.c - `sitepki token create|list|release`: one-time enrollment tokens
  * (docs/enrollment.md). The credential is printed once, on stdout alone,
  * so that `ID:SECRET` can be piped or captured without parsing; the store
  * keeps only the SHA-256 of the secret and `token list` never shows it. */
@@ -16,11 +16,15 @@ static void help(FILE *f)
 		"usage: sitepki --home DIR token create --template T [--subject \"CN=..,O=..\"] [--dns NAME]...\n"
 		"                                       [--upn USER@DOMAIN] [--ttl 1h|30m|7d|SECONDS]\n"
 		"       sitepki --home DIR token list [--json]\n"
+		"       sitepki --home DIR token release ID\n"
 		"create prints the credential ID:SECRET alone on standard output (use it as\n"
 		"`curl -u ID:SECRET` or as the EST client's HTTP Basic user and password). It is\n"
 		"shown once: only its SHA-256 is stored. The token is for one request to template T\n"
 		"whose names are the ones bound here (at least one of --subject, --dns, --upn).\n"
-		"--ttl: 60 seconds to 30 days, default 1h.\n");
+		"--ttl: 60 seconds to 30 days, default 1h.\n"
+		"release settles a token left `claimed` by a service that stopped in the middle of\n"
+		"its request: used, if a request was recorded for it; else unused again. Run it only\n"
+		"when no service is still working on that request.\n");
 }
 
 /* "3600", "90m", "1h", "7d" -> seconds. */
@@ -190,9 +194,30 @@ static int list_cb(const sp_token_row *r, void *arg)
 	return 0;
 }
 
+/* `token release ID` */
+static int release(sp_ca *ca, int64_t id)
+{
+	sp_request_row spent;
+	sp_err rc;
+
+	if ((rc = sp_token_release(sp_ca_get0_store(ca), id, cli_actor(), (int64_t)time(NULL), &spent)) != SP_OK)
+		return cli_fail(rc);
+	if (spent.id == 0)
+		printf("enrollment token %lld: unused again (no request was recorded for it)\n", (long long)id);
+	else if (spent.status == SP_REQ_ISSUED)
+		printf("enrollment token %lld: used (request %lld issued certificate %s before the service stopped)\n",
+		       (long long)id, (long long)spent.id, spent.cert_serial);
+	else
+		printf("enrollment token %lld: used (it was spent on request %lld, queued for approval)\n",
+		       (long long)id, (long long)spent.id);
+	sp_request_row_clear(&spent);
+	return 0;
+}
+
 int cmd_token(const cli_ctx *ctx, int argc, char **argv)
 {
 	sp_ca *ca = NULL;
+	int64_t id = 0;
 	sp_err rc;
 	int ret;
 
@@ -200,14 +225,18 @@ int cmd_token(const cli_ctx *ctx, int argc, char **argv)
 		help(argc < 2 ? stderr : stdout);
 		return argc < 2 ? SP_ERR_USAGE : 0;
 	}
-	if (strcmp(argv[1], "create") && strcmp(argv[1], "list"))
+	if (strcmp(argv[1], "create") && strcmp(argv[1], "list") && strcmp(argv[1], "release"))
 		return cli_usage("token", "unknown subcommand '%s'", argv[1]);
 	if (!strcmp(argv[1], "list") && (argc > 3 || (argc == 3 && strcmp(argv[2], "--json"))))
 		return cli_usage("token list", "unexpected argument '%s'", argv[2]);
+	if (!strcmp(argv[1], "release") && (argc != 3 || !cli_parse_id(argv[2], &id)))
+		return cli_usage("token release", "give one token id (a number, as `token list` shows)");
 	if ((rc = cli_open_ca(ctx, 0, NULL, NULL, &ca)) != SP_OK)
 		return cli_fail(rc);
 	if (!strcmp(argv[1], "create")) {
 		ret = create(ca, argc - 1, argv + 1);
+	} else if (!strcmp(argv[1], "release")) {
+		ret = release(ca, id);
 	} else {
 		list_state s = {argc == 3, 0, (int64_t)time(NULL)};
 		ret = 0;

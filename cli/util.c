@@ -107,6 +107,20 @@ const char *cli_actor(void)
 	return buf;
 }
 
+int cli_parse_id(const char *s, int64_t *id)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
+		return 0;
+	v = strtoll(s, &end, 10);
+	if (v <= 0)
+		return 0;
+	*id = (int64_t)v;
+	return 1;
+}
+
 sp_err cli_parse_time(const char *s, int64_t *out)
 {
 	struct tm tm;

@@ -595,3 +595,50 @@ sp_err sp_token_finish(sp_store *st, int64_t id, const char *serial, int64_t now
 		sp_store_rollback(st);
 	return rc;
 }
+
+sp_err sp_token_release(sp_store *st, int64_t id, const char *actor, int64_t now, sp_request_row *spent_on)
+{
+	char requester[48], subject[32], detail[160];
+	sp_token_row row;
+	sp_err rc;
+
+	memset(&row, 0, sizeof row);
+	memset(spent_on, 0, sizeof *spent_on);
+	if ((rc = sp_store_begin(st)) != SP_OK)
+		return rc;
+	if ((rc = sp_store_token_get(st, id, &row)) != SP_OK)
+		goto out;
+	if (row.state != SP_TOKEN_CLAIMED) {
+		rc = sp_fail(SP_ERR_POLICY, "enrollment token %lld is not claimed (it is %s): nothing to release",
+			     (long long)id, row.state == SP_TOKEN_USED ? "used" : "unused");
+		goto out;
+	}
+	snprintf(requester, sizeof requester, "est:token:%lld", (long long)id);
+	snprintf(subject, sizeof subject, "token:%lld", (long long)id);
+	rc = sp_store_request_find_requester(st, requester, row.created_at, spent_on);
+	if (rc == SP_OK) {
+		/* spent: the service recorded its request, then stopped */
+		const char *serial = spent_on->status == SP_REQ_ISSUED ? spent_on->cert_serial : "";
+		rc = sp_store_token_finish(st, id, serial, now);
+		snprintf(detail, sizeof detail, "request=%lld %s%.40s (settled after the service stopped)",
+			 (long long)spent_on->id, *serial ? "serial=" : "queued for approval", serial);
+		if (rc == SP_OK)
+			rc = sp_store_audit_append(st, actor, "token-use", subject, detail);
+	} else if (rc == SP_ERR_NOTFOUND) {
+		sp_clear_error();
+		sp_request_row_clear(spent_on);
+		rc = sp_store_token_finish(st, id, NULL, now);
+		if (rc == SP_OK)
+			rc = sp_store_audit_append(st, actor, "token-release", subject,
+						   "claimed by a request that left no record: unused again");
+	}
+	if (rc == SP_OK)
+		rc = sp_store_commit(st);
+out:
+	if (rc != SP_OK) {
+		sp_store_rollback(st);
+		sp_request_row_clear(spent_on);
+	}
+	sp_token_row_clear(&row);
+	return rc;
+}

@@ -83,4 +83,19 @@ sp_err sp_token_check(sp_store *st, const char *user, const char *pass, const ch
  * have nothing better to do with an error than ignore it. */
 sp_err sp_token_finish(sp_store *st, int64_t id, const char *serial, int64_t now);
 
+/* Settle a token left CLAIMED by a service that stopped between the two
+ * steps (`sitepki token release`). The request rows tell what happened: a
+ * request recorded by "est:token:ID" since the token was created means the
+ * token was spent on it, so it becomes USED (with the request's serial, or
+ * "" if the request is still in the queue) and *spent_on is that request;
+ * without one nothing was issued or queued for it, and it goes back to
+ * UNUSED (spent_on->id == 0). One transaction, audited by `actor`
+ * ("token-use" or "token-release"). Only for a token no running service is
+ * still working on: a request in flight would issue after the release.
+ * Errors: SP_ERR_NOTFOUND (no such token), SP_ERR_POLICY "enrollment token
+ * N is not claimed (it is unused/used)". spent_on is always initialised;
+ * release it with sp_request_row_clear(). */
+sp_err sp_token_release(sp_store *st, int64_t id, const char *actor, int64_t now,
+			sp_request_row *spent_on) SP_WARN_UNUSED;
+
 #endif

@@ -180,6 +180,11 @@ sp_err sp_store_request_set_status(sp_store *st, int64_t id, int status, const c
  * request. SP_ERR_NOTFOUND if none. (schema v3) */
 sp_err sp_store_request_find_csr(sp_store *st, const char *template_name, const char *csr_sha256,
 				 sp_request_row *out) SP_WARN_UNUSED;
+/* Newest request made by `requester` (e.g. "est:token:7") with created_at
+ * >= since. SP_ERR_NOTFOUND if none. Reads every request newer than the
+ * match: meant for rare administrative look-ups. */
+sp_err sp_store_request_find_requester(sp_store *st, const char *requester, int64_t since,
+				       sp_request_row *out) SP_WARN_UNUSED;
 typedef int (*sp_request_cb)(const sp_request_row *row, void *arg);
 /* status < 0 = all. */
 sp_err sp_store_request_list(sp_store *st, int status, sp_request_cb cb, void *arg) SP_WARN_UNUSED;

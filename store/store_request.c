@@ -35,6 +35,14 @@
 	" WHERE csr_sha256 <> '' AND csr_sha256 = ?1 AND template = ?2"           \
 	" ORDER BY id DESC LIMIT 1"
 
+/* No index serves this one: an index on requester would cost a page in
+ * every issuance's commit for a look-up made only by `token release`, an
+ * administrator's repair after a crash. The newest-first scan of request
+ * rowids stops at the first match. */
+#define SQL_REQUEST_FIND_REQUESTER                                             \
+	"SELECT " REQUEST_COLS " FROM request WHERE requester = ?1"          \
+	" AND created_at >= ?2 ORDER BY id DESC LIMIT 1"
+
 static int status_ok(int status)
 {
 	return status == SP_REQ_PENDING || status == SP_REQ_APPROVED || status == SP_REQ_REJECTED ||
@@ -300,4 +308,42 @@ void sp_request_row_clear(sp_request_row *row)
 	free(row->detail);
 	free(row->csr_der);
 	memset(row, 0, sizeof *row);
+}
+
+sp_err sp_store_request_find_requester(sp_store *st, const char *requester, int64_t since, sp_request_row *out)
+{
+	sp_err err = SP_OK;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!requester || !*requester) {
+		err = sp_fail(SP_ERR_INPUT, "request look-up by requester needs a requester");
+		goto out;
+	}
+	/* not cached: a rare administrator's look-up */
+	if (sqlite3_prepare_v2(st->db, SQL_REQUEST_FIND_REQUESTER, -1, &s, NULL) != SQLITE_OK) {
+		err = sps_db_fail(st, "request look-up by requester");
+		goto out;
+	}
+	rc = sps_bind_text(s, 1, requester);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, since);
+	if (rc != SQLITE_OK) {
+		err = sps_db_fail(st, "request look-up by requester");
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		err = sp_fail(SP_ERR_NOTFOUND, "no request by %s", requester);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		err = sps_db_fail(st, "request look-up by requester");
+		goto out;
+	}
+	err = request_fill(st, s, out);
+out:
+	(void)sqlite3_finalize(s); /* errors were reported by the step */
+	return err;
 }

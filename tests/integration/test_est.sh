@@ -178,6 +178,28 @@ est_post "$EST/client-auth/simpleenroll" "$T/pc3.b64" -u "$TOK3"
 [ "$CODE" = 200 ] && ok "a refused request does not spend the token: the right CSR then enrolls" ||
 	fail "token after refusal (HTTP $CODE)" "$T/b"
 
+# a token left claimed by a service killed between the claim and its answer
+# (the claim is made here by hand: no request was recorded for it)
+run sp --home "$H" token create --template client-auth --subject "CN=pc5.corp.example" --dns pc5.corp.example
+TOK5=$(cat "$T/.out")
+sql "$DB" "update token set state = 1 where id = ${TOK5%%:*}"
+csr "$T/pc5.key" "/CN=pc5.corp.example" "DNS:pc5.corp.example" "$T/pc5.b64"
+est_post "$EST/client-auth/simpleenroll" "$T/pc5.b64" -u "$TOK5"
+[ "$CODE" = 401 ] && ok "a token left claimed is refused (HTTP 401)" || fail "claimed token (HTTP $CODE)" "$T/b"
+run sp --home "$H" token release "${TOK5%%:*}"
+[ "$RC" -eq 0 ] && grep -q "unused again" "$T/.out" && ok "token release: $(cat "$T/.out")" ||
+	fail "token release (exit $RC)" "$T/.out" "$T/.err"
+grep -q token-release <(sql "$DB" "select action from audit order by id desc limit 1") &&
+	ok "token release is audited" || fail "no token-release audit row"
+est_post "$EST/client-auth/simpleenroll" "$T/pc5.b64" -u "$TOK5"
+[ "$CODE" = 200 ] && ok "the released token then enrolls with the same credential" ||
+	fail "released token (HTTP $CODE)" "$T/b"
+run sp --home "$H" token release "${TOK5%%:*}"
+[ "$RC" -eq 6 ] && grep -q "not claimed" "$T/.err" && [ "$(wc -l <"$T/.err")" -eq 1 ] &&
+	ok "token release of a used token: exit 6, $(cat "$T/.err")" || fail "release of a used token (exit $RC)" "$T/.err"
+run sp --home "$H" token release 12abc
+[ "$RC" -ne 0 ] && [ ! -s "$T/.out" ] && ok "token release with a bad id: exit $RC" || fail "release bad id (exit $RC)" "$T/.err"
+
 # ------------------------------------ simplereenroll with the TLS client cert
 csr "$T/pc1.key" "/CN=pc1.corp.example" "DNS:pc1.corp.example" "$T/pc1r.b64"
 est_post "$EST/client-auth/simplereenroll" "$T/pc1r.b64" --cert "$T/pc1.pem" --key "$T/pc1.key"

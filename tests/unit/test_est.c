@@ -2619,6 +2619,100 @@ static const sp_unit_test queue_tests[] = {
 	{NULL, NULL},
 };
 
+/* A token left claimed by a service that stopped between the claim and its
+ * answer (sitepki token release). */
+static void test_token_release(void)
+{
+	const char *cn = fresh("rel"), *cn2 = fresh("rel2");
+	size_t len, len2;
+	uint8_t *der = csr(cn, cn, NULL, rsa(0), &len), *der2 = csr(cn2, cn2, NULL, rsa(1), &len2);
+	const unsigned char *p;
+	X509_REQ *req = NULL, *req2 = NULL;
+	sp_template *tpl = NULL;
+	sp_token_row claimed;
+	sp_request_row spent;
+	sp_issue_opts o;
+	sp_est_response rs;
+	audit_last a;
+	token t, t2;
+	char user[24], requester[48], serial[41], got[41];
+	X509 *x = NULL;
+	counts before;
+
+	p = der;
+	req = d2i_X509_REQ(NULL, &p, (long)len);
+	p = der2;
+	req2 = d2i_X509_REQ(NULL, &p, (long)len2);
+	CU_ASSERT_FATAL(req && req2);
+	token_new(&t, "client-auth", cn);
+
+	/* not claimed, or no such token: refused, nothing changes */
+	before = snapshot();
+	CU_ASSERT_EQUAL(sp_token_release(st(), t.id, ACTOR, time(NULL), &spent), SP_ERR_POLICY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sp_last_error(), "not claimed"));
+	CU_ASSERT_EQUAL(spent.id, 0);
+	CU_ASSERT_EQUAL(sp_token_release(st(), t.id + 1000, ACTOR, time(NULL), &spent), SP_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(token_state(&t, NULL, 0), SP_TOKEN_UNUSED);
+	unchanged(before, "release of a token that is not claimed");
+
+	/* claimed, and the service stopped before anything was recorded */
+	snprintf(user, sizeof user, "%lld", (long long)t.id);
+	CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t.secret, "client-auth", req, time(NULL), &claimed), SP_OK);
+	sp_token_row_clear(&claimed);
+	CU_ASSERT_EQUAL(token_state(&t, NULL, 0), SP_TOKEN_CLAIMED);
+	post_csr("client-auth", "simpleenroll", der, len, t.auth, NULL, 0, &rs);
+	want_text(&rs, 401, "already used", "claimed token");
+	sp_est_response_clear(&rs);
+	CU_ASSERT_EQUAL(sp_token_release(st(), t.id, ACTOR, time(NULL), &spent), SP_OK);
+	CU_ASSERT_EQUAL(spent.id, 0);
+	CU_ASSERT_EQUAL(token_state(&t, NULL, 0), SP_TOKEN_UNUSED);
+	a = newest_audit();
+	CU_ASSERT_STRING_EQUAL(a.action, "token-release");
+	CU_ASSERT_STRING_EQUAL(a.actor, ACTOR);
+	/* the device's retry with the credential it has now succeeds */
+	post_csr("client-auth", "simpleenroll", der, len, t.auth, NULL, 0, &rs);
+	x = want_cert(&rs, "token after release");
+	sp_est_response_clear(&rs);
+	X509_free(x);
+	x = NULL;
+	CU_ASSERT_EQUAL(token_state(&t, NULL, 0), SP_TOKEN_USED);
+
+	/* claimed, and its certificate committed before the service stopped:
+	 * the token was spent on it */
+	token_new(&t2, "client-auth", cn2);
+	snprintf(user, sizeof user, "%lld", (long long)t2.id);
+	CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t2.secret, "client-auth", req2, time(NULL), &claimed), SP_OK);
+	sp_token_row_clear(&claimed);
+	CU_ASSERT_EQUAL_FATAL(sp_template_find(sp_ca_get0_home(fx.ca_key), "client-auth", &tpl), SP_OK);
+	memset(&o, 0, sizeof o);
+	snprintf(requester, sizeof requester, "est:token:%lld", (long long)t2.id);
+	o.requester = requester;
+	CU_ASSERT_EQUAL_FATAL(sp_issue(fx.ca_key, tpl, req2, &o, &x), SP_OK);
+	serial_of(x, serial);
+	CU_ASSERT_EQUAL(sp_token_release(st(), t2.id, ACTOR, time(NULL), &spent), SP_OK);
+	CU_ASSERT(spent.id > 0);
+	CU_ASSERT_EQUAL(spent.status, SP_REQ_ISSUED);
+	CU_ASSERT_FATAL(spent.cert_serial != NULL);
+	CU_ASSERT_STRING_EQUAL(spent.cert_serial, serial);
+	CU_ASSERT_EQUAL(token_state(&t2, got, sizeof got), SP_TOKEN_USED);
+	CU_ASSERT_STRING_EQUAL(got, serial);
+	a = newest_audit();
+	CU_ASSERT_STRING_EQUAL(a.action, "token-use");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, serial));
+	sp_request_row_clear(&spent);
+	/* and it is not released twice */
+	CU_ASSERT_EQUAL(sp_token_release(st(), t2.id, ACTOR, time(NULL), &spent), SP_ERR_POLICY);
+
+	X509_free(x);
+	sp_template_free(tpl);
+	X509_REQ_free(req);
+	X509_REQ_free(req2);
+	token_free(&t);
+	token_free(&t2);
+	free(der);
+	free(der2);
+}
+
 static const sp_unit_test token_tests[] = {
 	{"token issues once", test_token_issues},
 	{"bad credentials: 401", test_token_bad_credentials},
@@ -2628,6 +2722,7 @@ static const sp_unit_test token_tests[] = {
 	{"expired token: 401", test_token_expired},
 	{"token on a template that needs approval", test_token_queued_then_approved},
 	{"identity is safe to log", test_identity_is_log_safe},
+	{"token left claimed: release", test_token_release},
 	{NULL, NULL},
 };
 
