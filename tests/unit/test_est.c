@@ -2703,6 +2703,52 @@ static void test_token_release(void)
 	/* and it is not released twice */
 	CU_ASSERT_EQUAL(sp_token_release(st(), t2.id, ACTOR, time(NULL), &spent), SP_ERR_POLICY);
 
+	/* claimed, and its request queued for approval before the service
+	 * stopped: spent on the queued request, no serial yet */
+	{
+		token t3;
+		sp_request_row q;
+		int64_t qid = 0;
+		const char *cn3 = fresh("rel3");
+		size_t len3;
+		uint8_t *der3 = csr(cn3, cn3, NULL, rsa(2), &len3);
+		X509_REQ *req3;
+
+		p = der3;
+		req3 = d2i_X509_REQ(NULL, &p, (long)len3);
+		CU_ASSERT_FATAL(req3 != NULL);
+		token_new(&t3, "client-auth", cn3);
+		snprintf(user, sizeof user, "%lld", (long long)t3.id);
+		CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t3.secret, "client-auth", req3, time(NULL), &claimed),
+				      SP_OK);
+		sp_token_row_clear(&claimed);
+		memset(&q, 0, sizeof q);
+		snprintf(requester, sizeof requester, "est:token:%lld", (long long)t3.id);
+		q.template_name = "client-auth";
+		q.requester = requester;
+		q.subject = "";
+		q.status = SP_REQ_PENDING;
+		q.cert_serial = "";
+		q.detail = "";
+		q.csr_der = der3;
+		q.csr_der_len = len3;
+		CU_ASSERT_EQUAL_FATAL(sp_store_begin(st()), SP_OK);
+		CU_ASSERT_EQUAL_FATAL(sp_store_request_insert(st(), &q, &qid), SP_OK);
+		CU_ASSERT_EQUAL_FATAL(sp_store_commit(st()), SP_OK);
+		CU_ASSERT_EQUAL(sp_token_release(st(), t3.id, ACTOR, time(NULL), &spent), SP_OK);
+		CU_ASSERT_EQUAL(spent.id, qid);
+		CU_ASSERT_EQUAL(spent.status, SP_REQ_PENDING);
+		CU_ASSERT_EQUAL(token_state(&t3, got, sizeof got), SP_TOKEN_USED);
+		CU_ASSERT_STRING_EQUAL(got, "");
+		a = newest_audit();
+		CU_ASSERT_STRING_EQUAL(a.action, "token-use");
+		CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, "queued"));
+		sp_request_row_clear(&spent);
+		X509_REQ_free(req3);
+		token_free(&t3);
+		free(der3);
+	}
+
 	X509_free(x);
 	sp_template_free(tpl);
 	X509_REQ_free(req);
