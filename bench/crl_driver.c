@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	if ((rc = sp_ca_open(argv[1], &pass, &ca)) != SP_OK)
 		goto fail;
 	t1 = mono();
-	if ((rc = sp_crl_publish(ca, !strcmp(argv[3], "delta"), (int64_t)time(NULL), &info)) != SP_OK)
+	if ((rc = sp_crl_publish(ca, !strcmp(argv[3], "delta"), (int64_t)time(NULL), "bench", &info)) != SP_OK)
 		goto fail;
 	t2 = mono();
 	memset(&row, 0, sizeof row);

@@ -30,7 +30,7 @@ static int publish(sp_ca *ca, int delta)
 {
 	sp_crl_info info;
 	char tu[32], nu[32];
-	sp_err rc = sp_crl_publish(ca, delta, (int64_t)time(NULL), &info);
+	sp_err rc = sp_crl_publish(ca, delta, (int64_t)time(NULL), cli_actor(), &info);
 	if (rc != SP_OK)
 		return cli_fail(rc);
 	sp_time_iso(info.this_update, tu, sizeof tu);

@@ -239,7 +239,7 @@ static sp_err write_files(sp_ca *ca, int delta, int64_t number, const uint8_t *d
 	return write_pub(ca, sp_ca_aia_file(ca), "", info->cert_der, info->cert_der_len);
 }
 
-sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, sp_crl_info *out)
+sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, const char *actor, sp_crl_info *out)
 {
 	const sp_crl_policy *pol = sp_ca_get0_crl_policy(ca);
 	sp_store *st = sp_ca_get0_store(ca);
@@ -261,6 +261,8 @@ sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, sp_crl_info *out)
 	if (out)
 		memset(out, 0, sizeof *out);
 	delta = !!delta;
+	if (!actor || !*actor)
+		return sp_fail(SP_ERR_USAGE, "sp_crl_publish: an actor for the audit row is required");
 	if (!sp_ca_has_key(ca) || !sp_ca_get0_cert(ca))
 		return sp_fail(SP_ERR_USAGE, "the CA key is not loaded (a passphrase is needed to sign a CRL)");
 	if (delta && !pol->delta_enabled)
@@ -349,9 +351,8 @@ sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, sp_crl_info *out)
 	else
 		snprintf(detail, sizeof detail, "full entries=%lld this_update=%s next_update=%s", (long long)row.entries,
 			 tu, nu);
-	/* the API has no actor: publication is the CA's own act */
 	if ((rc = sp_store_crl_insert(st, &row)) != SP_OK ||
-	    (rc = sp_store_audit_append(st, "sitepki", delta ? "crl-publish-delta" : "crl-publish", subject, detail)) !=
+	    (rc = sp_store_audit_append(st, actor, delta ? "crl-publish-delta" : "crl-publish", subject, detail)) !=
 		    SP_OK)
 		goto out;
 	rc = sp_store_commit(st);

@@ -56,8 +56,9 @@ typedef struct {
  * also after the store is restored from a backup). The CRL is recorded and
  * committed, then written atomically as DER at <home>/publish/<crl file> and
  * as PEM beside it (".pem"), and the CA certificate is (re)published as DER
- * at <home>/publish/<aia file>. Audited. Needs the CA key. */
-sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, sp_crl_info *out) SP_WARN_UNUSED;
+ * at <home>/publish/<aia file>. Audited as `actor` (e.g. "cli:root", who ran
+ * `crl publish` or `crl schedule`). Needs the CA key. */
+sp_err sp_crl_publish(sp_ca *ca, int delta, int64_t now, const char *actor, sp_crl_info *out) SP_WARN_UNUSED;
 
 /* The revocation state of `cert` according to `crl` at time `at`: the CRL
  * must be signed by `issuer`, name it as its issuer, be current at `at`

@@ -293,8 +293,9 @@ N_PUBLISH=$((N_PUBLISH + 1))
 echo "# figure: crl publish with $(sql "$DB" "select count(*) from certificate where status <> 0") entries: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}') s (includes loading the CA key)"
 ca_urls "$H"
 CRL=$H/publish/crl/${CRL_URL##*/}
-last=$(sql "$DB" "select action || '|' || subject from audit order by id desc limit 1")
-[[ "$last" == crl-publish\|* ]] && ok "crl publish wrote an audit row ('$last')" || fail "last audit row after crl publish: '$last'"
+last=$(sql "$DB" "select action || '|' || subject || '|' || actor from audit order by id desc limit 1")
+[[ "$last" == crl-publish\|*\|cli:* ]] && ok "crl publish wrote an audit row naming who published ('$last')" ||
+	fail "last audit row after crl publish: '$last'"
 # the CRL lists exactly the revoked and held certificates, with the stored
 # reasons and times (python3-cryptography reads the CRL, sqlite3 the store)
 check "the published CRL lists exactly the store's revoked/held certificates, with their reasons and revocation times" \

@@ -41,6 +41,7 @@
 #define CA_NAME "sitepki CRL Test CA"
 #define CA_SLUG "sitepki-crl-test-ca"
 #define CA_BASE "http://pki.crl.example/pki"
+#define ACTOR_CRL "test:crl"
 #define CDP_URL CA_BASE "/crl/" CA_SLUG ".crl"
 #define DELTA_URL CA_BASE "/crl/" CA_SLUG "-delta.crl"
 #define HOUR ((int64_t)3600)
@@ -297,7 +298,7 @@ static X509_CRL *publish_ok(sp_ca *c, int delta, int64_t now, sp_crl_info *info)
 
 	if (!info)
 		info = &local;
-	rc = sp_crl_publish(c, delta, now, info);
+	rc = sp_crl_publish(c, delta, now, ACTOR_CRL, info);
 	if (rc != SP_OK)
 		printf("\n    publish: %s", sp_last_error());
 	CU_ASSERT_EQUAL_FATAL(rc, SP_OK);
@@ -515,7 +516,7 @@ static void test_delta_needs_full(void)
 	sp_ca_close(c);
 	c = open_home(home, 1);
 	sp_clear_error();
-	CU_ASSERT_EQUAL(sp_crl_publish(c, 1, (int64_t)time(NULL), &info), SP_ERR_USAGE);
+	CU_ASSERT_EQUAL(sp_crl_publish(c, 1, (int64_t)time(NULL), ACTOR_CRL, &info), SP_ERR_USAGE);
 	CU_ASSERT(msg_has("no full CRL"));
 	sp_ca_close(c);
 }
@@ -675,7 +676,7 @@ static void test_number_survives_restore(void)
 	/* a sidecar that is not a number stops publishing (never guess low) */
 	CU_ASSERT_EQUAL_FATAL(sp_file_write_atomic(path, "12x\n", 4, 0644, 0), SP_OK);
 	sp_clear_error();
-	CU_ASSERT_EQUAL(sp_crl_publish(c, 0, now, &b), SP_ERR_INPUT);
+	CU_ASSERT_EQUAL(sp_crl_publish(c, 0, now, ACTOR_CRL, &b), SP_ERR_INPUT);
 	CU_ASSERT(msg_has(".number does not hold a CRL number"));
 	snprintf(num, sizeof num, "%lld\n", (long long)a.number);
 	CU_ASSERT_EQUAL_FATAL(sp_file_write_atomic(path, num, strlen(num), 0644, 0), SP_OK);
@@ -832,7 +833,7 @@ static void test_delta_refused_when_off(void)
 	sp_ca *c = ca_default();
 	sp_crl_info info;
 	sp_clear_error();
-	CU_ASSERT_EQUAL(sp_crl_publish(c, 1, (int64_t)time(NULL), &info), SP_ERR_USAGE);
+	CU_ASSERT_EQUAL(sp_crl_publish(c, 1, (int64_t)time(NULL), ACTOR_CRL, &info), SP_ERR_USAGE);
 	CU_ASSERT(msg_has("ca set --delta on"));
 }
 
@@ -1071,12 +1072,15 @@ static int audit_cb(const sp_audit_row *r, void *arg)
 	audit_find *a = arg;
 	char num[32];
 	snprintf(num, sizeof num, "%lld", (long long)a->number);
-	if (!strcmp(r->action, "crl-publish") && !strcmp(r->subject, num) && strstr(r->detail, "full entries="))
+	/* the row names who published (the caller's actor) */
+	if (!strcmp(r->action, "crl-publish") && !strcmp(r->subject, num) && strstr(r->detail, "full entries=") &&
+	    !strcmp(r->actor, ACTOR_CRL))
 		a->found = 1;
 	return 0;
 }
 
-/* A publication is audited, and a CA without its key cannot publish. */
+/* A publication is audited under the caller's actor, and a CA without its
+ * key cannot publish. */
 static void test_audit_and_key(void)
 {
 	sp_ca *c = ca_default(), *nokey;
@@ -1090,8 +1094,10 @@ static void test_audit_and_key(void)
 
 	nokey = open_home(fx.home, 0);
 	sp_clear_error();
-	CU_ASSERT_EQUAL(sp_crl_publish(nokey, 0, (int64_t)time(NULL), &info), SP_ERR_USAGE);
+	CU_ASSERT_EQUAL(sp_crl_publish(nokey, 0, (int64_t)time(NULL), ACTOR_CRL, &info), SP_ERR_USAGE);
 	CU_ASSERT(msg_has("passphrase"));
+	CU_ASSERT_EQUAL(sp_crl_publish(c, 0, (int64_t)time(NULL), NULL, &info), SP_ERR_USAGE);
+	CU_ASSERT(msg_has("actor"));
 	sp_ca_close(nokey);
 }
 
