@@ -283,14 +283,13 @@ static sp_err record(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_is
 		 * the requester and the names; it only changes state. Checked
 		 * before anything is written and read under the caller's write
 		 * transaction, so no one can reject or issue it in between. */
-		static const char *const state[] = {"pending", "approved", "rejected", "issued"};
 		sp_request_row pending;
 		if ((rc = sp_store_request_get(ca->store, o->request_id, &pending)) != SP_OK)
 			goto out;
 		if (pending.status != SP_REQ_PENDING && pending.status != SP_REQ_APPROVED)
 			rc = sp_fail(SP_ERR_POLICY, "request %lld is %s", (long long)o->request_id,
 				     pending.status == SP_REQ_REJECTED || pending.status == SP_REQ_ISSUED
-					     ? state[pending.status]
+					     ? sp_request_status_name(pending.status)
 					     : "in an unknown state");
 		else if (strcmp(pending.template_name, t->name) != 0)
 			rc = sp_fail(SP_ERR_POLICY, "request %lld is for template %s, not %s", (long long)o->request_id,

@@ -27,13 +27,6 @@ static void help(FILE *f)
 		"reject refuses a pending request; the client is told the reason.\n");
 }
 
-static const char *const status_names[] = {"pending", "approved", "rejected", "issued"};
-
-static const char *status_name(int s)
-{
-	return s >= 0 && s <= SP_REQ_ISSUED ? status_names[s] : "unknown";
-}
-
 /* ------------------------------------------------------- CSR decoding */
 
 /* The CSR's subjectAltName as "DNS:a, UPN:u, email:e, IP:1.2.3.4, URI:..."
@@ -117,7 +110,7 @@ static void json_row(const sp_request_row *r)
 	char ca[32], ua[32];
 	sp_time_iso(r->created_at, ca, sizeof ca);
 	sp_time_iso(r->updated_at, ua, sizeof ua);
-	printf("{\"id\":%lld,\"status\":\"%s\",\"template\":", (long long)r->id, status_name(r->status));
+	printf("{\"id\":%lld,\"status\":\"%s\",\"template\":", (long long)r->id, sp_request_status_name(r->status));
 	cli_json_str(stdout, r->template_name);
 	printf(",\"requester\":");
 	cli_json_str(stdout, r->requester);
@@ -141,7 +134,7 @@ static int list_cb(const sp_request_row *r, void *arg)
 		char ca[32];
 		sp_time_iso(r->created_at, ca, sizeof ca);
 		/* the subject last: it may hold spaces */
-		printf("%-5lld %-8s %-20s %s %-32s %s %s\n", (long long)r->id, status_name(r->status), r->template_name,
+		printf("%-5lld %-8s %-20s %s %-32s %s %s\n", (long long)r->id, sp_request_status_name(r->status), r->template_name,
 		       ca, *r->cert_serial ? r->cert_serial : "-", r->requester, r->subject);
 	}
 	s->n++;
@@ -166,7 +159,7 @@ static int list(sp_ca *ca, int argc, char **argv)
 		case O_STATUS:
 			status = -2;
 			for (int i = 0; i <= SP_REQ_ISSUED; i++)
-				if (!strcmp(optarg, status_names[i]))
+				if (!strcmp(optarg, sp_request_status_name(i)))
 					status = i;
 			if (!strcmp(optarg, "all"))
 				status = -1;
@@ -228,7 +221,7 @@ static int show(sp_ca *ca, int64_t id, int json)
 		printf("request:     %lld\nstatus:      %s\ntemplate:    %s\nrequester:   %s\ncreated:     %s\n"
 		       "updated:     %s\ndetail:      %s\nserial:      %s\n"
 		       "CSR subject: %s\nCSR SANs:    %s\nCSR key:     %s\nCSR sha256:  %s\n",
-		       (long long)r.id, status_name(r.status), r.template_name, r.requester, ca_, ua,
+		       (long long)r.id, sp_request_status_name(r.status), r.template_name, r.requester, ca_, ua,
 		       *r.detail ? r.detail : "(none)", *r.cert_serial ? r.cert_serial : "(none)", *csubj ? csubj : "(empty)",
 		       *sans ? sans : "(none)", key, sha);
 	}
@@ -311,7 +304,7 @@ static int approve(const cli_ctx *ctx, int argc, char **argv)
 	/* said early, before the CSR is looked at; sp_issue checks again
 	 * inside its transaction */
 	if (r.status != SP_REQ_PENDING && r.status != SP_REQ_APPROVED) {
-		rc = sp_fail(SP_ERR_POLICY, "request %lld is %s", (long long)id, status_name(r.status));
+		rc = sp_fail(SP_ERR_POLICY, "request %lld is %s", (long long)id, sp_request_status_name(r.status));
 		goto out;
 	}
 	if ((rc = sp_template_find(sp_ca_get0_home(ca), r.template_name, &t)) != SP_OK)
@@ -421,7 +414,7 @@ static int reject(sp_ca *ca, int argc, char **argv)
 	if ((rc = sp_store_request_get(st, id, &r)) == SP_OK) {
 		if (r.status != SP_REQ_PENDING)
 			rc = sp_fail(SP_ERR_POLICY, "request %lld is %s; only a pending request can be rejected",
-				     (long long)id, status_name(r.status));
+				     (long long)id, sp_request_status_name(r.status));
 		else if ((rc = sp_store_request_set_status(st, id, SP_REQ_REJECTED, NULL, reason)) == SP_OK) {
 			snprintf(subj, sizeof subj, "request:%lld", (long long)id);
 			rc = sp_store_audit_append(st, cli_actor(), "request-reject", subj, reason);

@@ -208,8 +208,8 @@ static int release(sp_ca *ca, int64_t id)
 		printf("enrollment token %lld: used (request %lld issued certificate %s before the service stopped)\n",
 		       (long long)id, (long long)spent.id, spent.cert_serial);
 	else
-		printf("enrollment token %lld: used (it was spent on request %lld, queued for approval)\n",
-		       (long long)id, (long long)spent.id);
+		printf("enrollment token %lld: used (it was spent on request %lld, now %s)\n", (long long)id,
+		       (long long)spent.id, sp_request_status_name(spent.status));
 	sp_request_row_clear(&spent);
 	return 0;
 }

@@ -620,8 +620,9 @@ sp_err sp_token_release(sp_store *st, int64_t id, const char *actor, int64_t now
 		/* spent: the service recorded its request, then stopped */
 		const char *serial = spent_on->status == SP_REQ_ISSUED ? spent_on->cert_serial : "";
 		rc = sp_store_token_finish(st, id, serial, now);
-		snprintf(detail, sizeof detail, "request=%lld %s%.40s (settled after the service stopped)",
-			 (long long)spent_on->id, *serial ? "serial=" : "queued for approval", serial);
+		snprintf(detail, sizeof detail, "request=%lld %s%s%.40s (settled after the service stopped)",
+			 (long long)spent_on->id, sp_request_status_name(spent_on->status), *serial ? " serial=" : "",
+			 serial);
 		if (rc == SP_OK)
 			rc = sp_store_audit_append(st, actor, "token-use", subject, detail);
 	} else if (rc == SP_ERR_NOTFOUND) {

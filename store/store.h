@@ -169,6 +169,8 @@ typedef struct {
 } sp_request_row;
 
 void sp_request_row_clear(sp_request_row *row);
+/* "pending", "approved", "rejected", "issued"; "unknown" for anything else. */
+const char *sp_request_status_name(int status);
 /* created_at 0 = now; updated_at 0 = created_at. */
 sp_err sp_store_request_insert(sp_store *st, const sp_request_row *row, int64_t *id) SP_WARN_UNUSED;
 sp_err sp_store_request_get(sp_store *st, int64_t id, sp_request_row *out) SP_WARN_UNUSED;

@@ -37,11 +37,17 @@
 
 /* No index serves this one: an index on requester would cost a page in
  * every issuance's commit for a look-up made only by `token release`, an
- * administrator's repair after a crash. The newest-first scan of request
- * rowids stops at the first match. */
+ * administrator's repair after a crash. The scan runs newest first and
+ * stops at the first match; without one it reads every request. */
 #define SQL_REQUEST_FIND_REQUESTER                                             \
 	"SELECT " REQUEST_COLS " FROM request WHERE requester = ?1"          \
 	" AND created_at >= ?2 ORDER BY id DESC LIMIT 1"
+
+const char *sp_request_status_name(int status)
+{
+	static const char *const names[] = {"pending", "approved", "rejected", "issued"};
+	return status >= SP_REQ_PENDING && status <= SP_REQ_ISSUED ? names[status] : "unknown";
+}
 
 static int status_ok(int status)
 {

@@ -2742,7 +2742,7 @@ static void test_token_release(void)
 		CU_ASSERT_STRING_EQUAL(got, "");
 		a = newest_audit();
 		CU_ASSERT_STRING_EQUAL(a.action, "token-use");
-		CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, "queued"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, "pending"));
 		sp_request_row_clear(&spent);
 		X509_REQ_free(req3);
 		token_free(&t3);
