@@ -2619,31 +2619,45 @@ static const sp_unit_test queue_tests[] = {
 	{NULL, NULL},
 };
 
+/* Claim token t for the CSR der as sp_token_check does when a request
+ * arrives: what a service that then stopped leaves behind. */
+static void claim(const token *t, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
+	sp_token_row claimed;
+	char user[24];
+
+	CU_ASSERT_FATAL(req != NULL);
+	snprintf(user, sizeof user, "%lld", (long long)t->id);
+	CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t->secret, "client-auth", req, time(NULL), &claimed), SP_OK);
+	sp_token_row_clear(&claimed);
+	X509_REQ_free(req);
+	CU_ASSERT_EQUAL(token_state(t, NULL, 0), SP_TOKEN_CLAIMED);
+}
+
 /* A token left claimed by a service that stopped between the claim and its
  * answer (sitepki token release). */
 static void test_token_release(void)
 {
-	const char *cn = fresh("rel"), *cn2 = fresh("rel2");
-	size_t len, len2;
-	uint8_t *der = csr(cn, cn, NULL, rsa(0), &len), *der2 = csr(cn2, cn2, NULL, rsa(1), &len2);
-	const unsigned char *p;
-	X509_REQ *req = NULL, *req2 = NULL;
+	const char *cn = fresh("rel"), *cn2 = fresh("rel2"), *cn3 = fresh("rel3");
+	size_t len, len2, len3;
+	uint8_t *der = csr(cn, cn, NULL, rsa(0), &len), *der2 = csr(cn2, cn2, NULL, rsa(1), &len2),
+		*der3 = csr(cn3, cn3, NULL, rsa(2), &len3);
+	const unsigned char *p = der2;
+	X509_REQ *req2 = d2i_X509_REQ(NULL, &p, (long)len2);
 	sp_template *tpl = NULL;
-	sp_token_row claimed;
-	sp_request_row spent;
+	sp_request_row spent, q;
 	sp_issue_opts o;
 	sp_est_response rs;
 	audit_last a;
-	token t, t2;
-	char user[24], requester[48], serial[41], got[41];
+	token t, t2, t3;
+	char requester[48], serial[41], got[41];
+	int64_t qid = 0;
 	X509 *x = NULL;
 	counts before;
 
-	p = der;
-	req = d2i_X509_REQ(NULL, &p, (long)len);
-	p = der2;
-	req2 = d2i_X509_REQ(NULL, &p, (long)len2);
-	CU_ASSERT_FATAL(req && req2);
+	CU_ASSERT_FATAL(req2 != NULL);
 	token_new(&t, "client-auth", cn);
 
 	/* not claimed, or no such token: refused, nothing changes */
@@ -2656,10 +2670,7 @@ static void test_token_release(void)
 	unchanged(before, "release of a token that is not claimed");
 
 	/* claimed, and the service stopped before anything was recorded */
-	snprintf(user, sizeof user, "%lld", (long long)t.id);
-	CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t.secret, "client-auth", req, time(NULL), &claimed), SP_OK);
-	sp_token_row_clear(&claimed);
-	CU_ASSERT_EQUAL(token_state(&t, NULL, 0), SP_TOKEN_CLAIMED);
+	claim(&t, der, len);
 	post_csr("client-auth", "simpleenroll", der, len, t.auth, NULL, 0, &rs);
 	want_text(&rs, 401, "already used", "claimed token");
 	sp_est_response_clear(&rs);
@@ -2680,9 +2691,7 @@ static void test_token_release(void)
 	/* claimed, and its certificate committed before the service stopped:
 	 * the token was spent on it */
 	token_new(&t2, "client-auth", cn2);
-	snprintf(user, sizeof user, "%lld", (long long)t2.id);
-	CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t2.secret, "client-auth", req2, time(NULL), &claimed), SP_OK);
-	sp_token_row_clear(&claimed);
+	claim(&t2, der2, len2);
 	CU_ASSERT_EQUAL_FATAL(sp_template_find(sp_ca_get0_home(fx.ca_key), "client-auth", &tpl), SP_OK);
 	memset(&o, 0, sizeof o);
 	snprintf(requester, sizeof requester, "est:token:%lld", (long long)t2.id);
@@ -2705,58 +2714,40 @@ static void test_token_release(void)
 
 	/* claimed, and its request queued for approval before the service
 	 * stopped: spent on the queued request, no serial yet */
-	{
-		token t3;
-		sp_request_row q;
-		int64_t qid = 0;
-		const char *cn3 = fresh("rel3");
-		size_t len3;
-		uint8_t *der3 = csr(cn3, cn3, NULL, rsa(2), &len3);
-		X509_REQ *req3;
-
-		p = der3;
-		req3 = d2i_X509_REQ(NULL, &p, (long)len3);
-		CU_ASSERT_FATAL(req3 != NULL);
-		token_new(&t3, "client-auth", cn3);
-		snprintf(user, sizeof user, "%lld", (long long)t3.id);
-		CU_ASSERT_EQUAL_FATAL(sp_token_check(st(), user, t3.secret, "client-auth", req3, time(NULL), &claimed),
-				      SP_OK);
-		sp_token_row_clear(&claimed);
-		memset(&q, 0, sizeof q);
-		snprintf(requester, sizeof requester, "est:token:%lld", (long long)t3.id);
-		q.template_name = "client-auth";
-		q.requester = requester;
-		q.subject = "";
-		q.status = SP_REQ_PENDING;
-		q.cert_serial = "";
-		q.detail = "";
-		q.csr_der = der3;
-		q.csr_der_len = len3;
-		CU_ASSERT_EQUAL_FATAL(sp_store_begin(st()), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_store_request_insert(st(), &q, &qid), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_store_commit(st()), SP_OK);
-		CU_ASSERT_EQUAL(sp_token_release(st(), t3.id, ACTOR, time(NULL), &spent), SP_OK);
-		CU_ASSERT_EQUAL(spent.id, qid);
-		CU_ASSERT_EQUAL(spent.status, SP_REQ_PENDING);
-		CU_ASSERT_EQUAL(token_state(&t3, got, sizeof got), SP_TOKEN_USED);
-		CU_ASSERT_STRING_EQUAL(got, "");
-		a = newest_audit();
-		CU_ASSERT_STRING_EQUAL(a.action, "token-use");
-		CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, "pending"));
-		sp_request_row_clear(&spent);
-		X509_REQ_free(req3);
-		token_free(&t3);
-		free(der3);
-	}
+	token_new(&t3, "client-auth", cn3);
+	claim(&t3, der3, len3);
+	memset(&q, 0, sizeof q);
+	snprintf(requester, sizeof requester, "est:token:%lld", (long long)t3.id);
+	q.template_name = "client-auth";
+	q.requester = requester;
+	q.subject = "";
+	q.status = SP_REQ_PENDING;
+	q.cert_serial = "";
+	q.detail = "";
+	q.csr_der = der3;
+	q.csr_der_len = len3;
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st()), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_request_insert(st(), &q, &qid), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st()), SP_OK);
+	CU_ASSERT_EQUAL(sp_token_release(st(), t3.id, ACTOR, time(NULL), &spent), SP_OK);
+	CU_ASSERT_EQUAL(spent.id, qid);
+	CU_ASSERT_EQUAL(spent.status, SP_REQ_PENDING);
+	CU_ASSERT_EQUAL(token_state(&t3, got, sizeof got), SP_TOKEN_USED);
+	CU_ASSERT_STRING_EQUAL(got, "");
+	a = newest_audit();
+	CU_ASSERT_STRING_EQUAL(a.action, "token-use");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a.detail, "pending"));
+	sp_request_row_clear(&spent);
 
 	X509_free(x);
 	sp_template_free(tpl);
-	X509_REQ_free(req);
 	X509_REQ_free(req2);
 	token_free(&t);
 	token_free(&t2);
+	token_free(&t3);
 	free(der);
 	free(der2);
+	free(der3);
 }
 
 static const sp_unit_test token_tests[] = {
