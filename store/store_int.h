@@ -92,6 +92,16 @@ void sps_stmt_cache_free(sp_store *st);
  * the statement that failed so the message is the statement's own. */
 sp_err sps_db_fail(sp_store *st, const char *what);
 
+/* The store's SQLite VFS (store_vfs.c): the default one, with the writes of
+ * a WAL commit gathered into one. Registered on first use; NULL if that
+ * failed (the store then opens with the default VFS). */
+#define SPS_VFS_NAME "sitepki"
+const char *sps_vfs(void);
+
+/* Writes the WAL file of `db` has made to the real file so far, or -1 if
+ * its WAL is not open through sps_vfs() (tests). */
+sqlite3_int64 sps_vfs_wal_writes(sqlite3 *db);
+
 /* Every write must run inside sp_store_begin()/commit so that a failure
  * half-way through an operation never leaves half of it on disk. */
 sp_err sps_need_txn(sp_store *st, const char *what) SP_WARN_UNUSED;

@@ -278,12 +278,13 @@ sp_err sp_store_open(const char *path, int create, sp_store **out)
 	 * and opening must never conjure an empty store at a mistyped path.
 	 * NOMUTEX: one connection per thread. Not SQLITE_OPEN_NOFOLLOW: it
 	 * refuses a symlink anywhere in the path (a CA home under a linked
-	 * /srv); the last component is checked by hand instead. */
+	 * /srv); the last component is checked by hand instead. The store's VFS
+ * gathers each commit's WAL writes into one (store_vfs.c). */
 	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 #ifdef SQLITE_OPEN_EXRESCODE
 	flags |= SQLITE_OPEN_EXRESCODE;
 #endif
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	rc = sqlite3_open_v2(path, &st->db, flags, sps_vfs());
 	if (rc != SQLITE_OK) {
 		err = sp_fail(SP_ERR_DB, "cannot open store %s: %s", path,
 			      st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));

@@ -1177,11 +1177,136 @@ static const sp_unit_test concurrency_tests[] = {
 	{NULL, NULL},
 };
 
+/* ------------------------------------------------------------------ vfs */
+
+/* A certificate row whose DER is `len` bytes of `der`: rows that big make
+ * a transaction of many WAL frames. */
+static void make_sized_cert(test_cert *c, unsigned n, uint8_t *der, size_t len)
+{
+	make_cert(c, n, "web-server", "CN=vfs", "", NOW + DAY);
+	for (size_t i = 0; i < len; i++)
+		der[i] = (uint8_t)(n * 31u + i);
+	c->row.der = der;
+	c->row.der_len = len;
+}
+
+/* Insert certificates n0 .. n0+count-1 of `len` DER bytes each; the
+ * caller holds the transaction. */
+static void insert_sized(sp_store *st, unsigned n0, unsigned count, size_t len)
+{
+	uint8_t *der = malloc(len);
+	test_cert c;
+
+	CU_ASSERT_FATAL(der != NULL);
+	for (unsigned i = n0; i < n0 + count; i++) {
+		make_sized_cert(&c, i, der, len);
+		if (sp_store_cert_insert(st, &c.row) != SP_OK) {
+			CU_FAIL("insert");
+			break;
+		}
+	}
+	free(der);
+}
+
+/* Rows as seen by a connection of our own (the default VFS), or -1. */
+static int64_t raw_cert_count(const char *path)
+{
+	char v[32];
+	if (raw_query(path, "SELECT count(*) FROM certificate", v, sizeof v) != SQLITE_OK)
+		return -1;
+	return strtoll(v, NULL, 10);
+}
+
+static void test_vfs_one_write_per_commit(void)
+{
+	char path[4096];
+	sp_store *st;
+	sqlite3_int64 w0, w1;
+
+	tmp_path(path, sizeof path, "vfs-one.db");
+	st = create_store(path);
+	w0 = sps_vfs_wal_writes(st->db);
+	CU_ASSERT_FATAL(w0 >= 0); /* the WAL is open through the store's VFS */
+	/* eight certificate-sized rows: about twenty pages, one commit */
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	insert_sized(st, 1, 8, 700);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	w1 = sps_vfs_wal_writes(st->db);
+	CU_ASSERT_EQUAL(w1 - w0, 1);
+	/* and another process's connection reads them */
+	CU_ASSERT_EQUAL(raw_cert_count(path), 8);
+	sp_store_close(st);
+}
+
+/* A commit far larger than one run (the unix VFS writes at most 0x1ffff
+ * bytes per call): several writes, all of them reaching the file. */
+static void test_vfs_large_commit(void)
+{
+	char path[4096], v[64];
+	sp_store *st;
+	sqlite3_int64 w0, w1;
+
+	tmp_path(path, sizeof path, "vfs-large.db");
+	st = create_store(path);
+	w0 = sps_vfs_wal_writes(st->db);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	insert_sized(st, 1, 300, 3000); /* ~1.2 MB of rows, ~330 frames */
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	w1 = sps_vfs_wal_writes(st->db);
+	CU_ASSERT(w1 - w0 >= 10 && w1 - w0 <= 40);
+	CU_ASSERT_EQUAL(raw_cert_count(path), 300);
+	CU_ASSERT_EQUAL(raw_query(path, "PRAGMA integrity_check", v, sizeof v), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(v, "ok");
+	sp_store_close(st);
+}
+
+/* A transaction bigger than the page cache spills frames into the WAL
+ * before its commit and reads them back; rolled back, none of it shows,
+ * and the next commit is whole. */
+static void test_vfs_spill_rollback(void)
+{
+	char path[4096], v[64];
+	sp_store *st;
+	sp_cert_row got;
+	test_cert c;
+	uint8_t der[3000];
+
+	tmp_path(path, sizeof path, "vfs-spill.db");
+	st = create_store(path);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(st->db, "PRAGMA cache_size = 10", NULL, NULL, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	insert_sized(st, 1, 200, sizeof der);
+	/* an early row, long spilled, reads back exactly */
+	make_sized_cert(&c, 3, der, sizeof der);
+	memset(&got, 0, sizeof got);
+	CU_ASSERT_EQUAL(sp_store_cert_get(st, c.row.serial, &got), SP_OK);
+	CU_ASSERT(got.der_len == sizeof der && memcmp(got.der, der, sizeof der) == 0);
+	sp_cert_row_clear(&got);
+	sp_store_rollback(st);
+	CU_ASSERT_EQUAL(raw_cert_count(path), 0);
+	CU_ASSERT_EQUAL(cert_count(st), 0);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(st), SP_OK);
+	insert_sized(st, 500, 50, sizeof der);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(st), SP_OK);
+	CU_ASSERT_EQUAL(raw_cert_count(path), 50);
+	CU_ASSERT_EQUAL(raw_query(path, "PRAGMA integrity_check", v, sizeof v), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(v, "ok");
+	sp_store_close(st);
+}
+
+static const sp_unit_test vfs_tests[] = {
+	{"a commit reaches the WAL in one write", test_vfs_one_write_per_commit},
+	{"a commit larger than one run: several writes, all there", test_vfs_large_commit},
+	{"frames spilled before a rollback: read back, then gone", test_vfs_spill_rollback},
+	{NULL, NULL},
+};
+
 const sp_unit_suite sp_unit_suites[] = {
 	{"store.open", open_tests},
 	{"store.schema", schema_tests},
 	{"store.rows", row_tests},
 	{"store.audit", audit_tests},
 	{"store.concurrency", concurrency_tests},
+	{"store.vfs", vfs_tests},
 	{NULL, NULL},
 };
