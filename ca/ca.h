@@ -151,6 +151,10 @@ typedef struct sp_prepared sp_prepared;
 sp_err sp_issue_prepare(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o,
 			sp_prepared **out) SP_WARN_UNUSED;
 sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out) SP_WARN_UNUSED;
+/* The DER of the certificate the last sp_issue_record recorded (the bytes
+ * stored in its row; valid until sp_prepared_free), or NULL with *len 0
+ * before that. Saves the caller encoding it a second time. */
+const unsigned char *sp_prepared_der(const sp_prepared *p, size_t *len);
 void sp_prepared_free(sp_prepared *p); /* NULL is fine */
 
 /* Check a CSR against the template and the name policy, build, lint and sign

@@ -235,7 +235,7 @@ out:
 }
 
 static sp_err record(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_issue_opts *o, const sp_names *names,
-		     X509 *x)
+		     X509 *x, unsigned char **der_out, int *der_len_out)
 {
 	sp_cert_row row;
 	sp_request_row rq;
@@ -320,6 +320,12 @@ static sp_err record(sp_ca *ca, const sp_template *t, X509_REQ *req, const sp_is
 	}
 	snprintf(detail, sizeof detail, "template=%s request=%lld subject=%.300s", t->name, (long long)id, subject);
 	rc = sp_store_audit_append(ca->store, rq.requester, "issue", row.serial, detail);
+	if (rc == SP_OK) {
+		/* the caller answers with these bytes: no second encoding */
+		*der_out = der;
+		*der_len_out = der_len;
+		der = NULL;
+	}
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(csr);
@@ -334,6 +340,8 @@ struct sp_prepared {
 	sp_names names;
 	int is_ec;
 	X509 *cert;
+	unsigned char *der; /* of the certificate recorded, once recorded */
+	int der_len;
 };
 
 void sp_prepared_free(sp_prepared *p)
@@ -341,6 +349,7 @@ void sp_prepared_free(sp_prepared *p)
 	if (!p)
 		return;
 	X509_free(p->cert);
+	OPENSSL_free(p->der);
 	sp_names_clear(&p->names);
 	free(p);
 }
@@ -393,12 +402,16 @@ sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out)
 	sp_err rc = SP_ERR_INTERNAL;
 
 	*out = NULL;
+	if (p->der) {
+		OPENSSL_free(p->der); /* recorded before, in a transaction rolled back */
+		p->der = NULL;
+	}
 	/* A serial collision (2^-126 odds, or a bad RNG) is caught by the
 	 * store's UNIQUE constraint; sign again with a fresh serial. */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (!p->cert && (rc = build(ca, p->t, p->req, &p->names, p->is_ec, &p->cert)) != SP_OK)
 			return rc;
-		if ((rc = record(ca, p->t, p->req, &p->o, &p->names, p->cert)) != SP_ERR_EXISTS)
+		if ((rc = record(ca, p->t, p->req, &p->o, &p->names, p->cert, &p->der, &p->der_len)) != SP_ERR_EXISTS)
 			break;
 		X509_free(p->cert);
 		p->cert = NULL;
@@ -408,6 +421,12 @@ sp_err sp_issue_record(sp_ca *ca, sp_prepared *p, X509 **out)
 		p->cert = NULL;
 	}
 	return rc;
+}
+
+const unsigned char *sp_prepared_der(const sp_prepared *p, size_t *len)
+{
+	*len = p && p->der ? (size_t)p->der_len : 0;
+	return p ? p->der : NULL;
 }
 
 /* The certificate built by build() carries the CSR's key bytes undecoded

@@ -218,20 +218,19 @@ fail:
 static size_t answer_one(const item *it, uint8_t *out)
 {
 	sp_signer_wbuf w;
-	uint8_t *der = NULL;
-	size_t outlen = 0;
-	int n;
+	size_t outlen = 0, n = 0;
+	/* the bytes recorded in the store, encoded once by sp_issue_record */
+	const unsigned char *der = sp_prepared_der(it->prep, &n);
 	sp_err rc = it->rc;
 
 	if (rc == SP_OK) {
-		if ((n = i2d_X509(it->cert, &der)) <= 0) {
-			rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
+		if (!der || !n) {
+			rc = sp_fail(SP_ERR_INTERNAL, "signer: no certificate recorded for the answer");
 		} else {
 			sp_signer_wbuf_init(&w, out, SP_SIGNER_MAX_MSG, SP_SG_CERT);
-			sp_signer_put_bytes(&w, SP_SGT_CERT, der, (size_t)n);
+			sp_signer_put_bytes(&w, SP_SGT_CERT, der, n);
 			rc = sp_signer_wbuf_finish(&w, &outlen);
 		}
-		OPENSSL_free(der);
 		if (rc == SP_OK)
 			return outlen;
 		return sp_signer_build_error(out, rc);

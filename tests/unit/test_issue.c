@@ -2041,6 +2041,46 @@ static void test_prepare_without_record(void)
 	X509_REQ_free(b);
 }
 
+/* sp_prepared_der: nothing before recording; after, exactly the DER of the
+ * certificate handed over and of its store row (the signer answers with
+ * these bytes instead of encoding again). */
+static void test_prepared_der(void)
+{
+	csr_spec spec = {.key = K_EC256, .subj = {{"CN", 0, "der.corp.example"}}, .dns = {"der.corp.example"}};
+	sp_issue_opts o = opts0();
+	X509_REQ *req = csr(&spec);
+	sp_prepared *p = NULL;
+	X509 *x = NULL;
+	sp_cert_row row;
+	unsigned char *enc = NULL;
+	const unsigned char *der;
+	size_t n = 1;
+	int enc_len;
+	char serial[41];
+
+	CU_ASSERT_PTR_NULL(sp_prepared_der(NULL, &n));
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL_FATAL(sp_issue_prepare(ca(), tpl("web-server"), req, &o, &p), SP_OK);
+	n = 1;
+	CU_ASSERT_PTR_NULL(sp_prepared_der(p, &n));
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL_FATAL(sp_store_begin(store()), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_issue_record(ca(), p, &x), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_store_commit(store()), SP_OK);
+	der = sp_prepared_der(p, &n);
+	enc_len = i2d_X509(x, &enc);
+	CU_ASSERT_FATAL(der != NULL && enc_len > 0);
+	CU_ASSERT(n == (size_t)enc_len && memcmp(der, enc, n) == 0);
+	memset(&row, 0, sizeof row);
+	CU_ASSERT_EQUAL_FATAL(sp_store_cert_get(store(), serial_of(x, serial), &row), SP_OK);
+	CU_ASSERT(row.der_len == n && memcmp(row.der, der, n) == 0);
+	sp_cert_row_clear(&row);
+	OPENSSL_free(enc);
+	X509_free(x);
+	sp_prepared_free(p);
+	X509_REQ_free(req);
+}
+
 /* sp_issue_prepare is documented as safe on one sp_ca from several threads
  * (issue --batch): run it on 4 threads, record in order, all distinct. */
 enum { PREP_THREADS = 4, PREP_EACH = 10 };
@@ -2303,6 +2343,7 @@ static const sp_unit_test store_tests[] = {
 	{"issue a queued request (request_id): updated, not added; refusals", test_issue_queued_request},
 	{"no key, no issuance", test_no_key_no_issuance},
 	{"prepare without record leaves nothing", test_prepare_without_record},
+	{"the recorded DER is handed back once", test_prepared_der},
 	{"prepare on 4 threads, record in order", test_prepare_threads},
 	{NULL, NULL},
 };
