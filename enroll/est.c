@@ -175,6 +175,13 @@ out:
 	return rc;
 }
 
+/* A certificate just issued: the PKCS#7 and serial came with it. */
+static sp_err answer_issued(sp_est_response *rs, const sp_issued *x)
+{
+	memcpy(rs->serial, x->serial, sizeof rs->serial);
+	return set_b64(rs, CT_PKCS7, x->p7, x->p7_len);
+}
+
 /* --------------------------------------------------------------- audit */
 
 static void audit(sp_est *e, const char *actor, const char *action, const char *subject, const char *detail)
@@ -337,8 +344,7 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 		      sp_est_response *rs)
 {
 	sp_issue_opts o;
-	uint8_t *cert = NULL;
-	size_t cert_len = 0;
+	sp_issued cert = {0};
 	sp_err rc;
 
 	memset(&o, 0, sizeof o);
@@ -346,18 +352,13 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 	o.n_dns = c->n_dns;
 	o.upn = c->upn;
 	o.requester = c->requester;
-	rc = e->issue(e->issue_arg, c->t->name, csr, csr_len, &o, &cert, &cert_len);
+	rc = e->issue(e->issue_arg, c->t->name, csr, csr_len, &o, &cert);
 	if (c->have_token) {
-		char serial[41] = "";
-		X509 *x = NULL;
-		if (rc == SP_OK && sp_cert_parse_nokey(cert, cert_len, &x) == SP_OK &&
-		    sp_serial_hex(X509_get0_serialNumber(x), serial, sizeof serial) != SP_OK)
-			serial[0] = '\0';
-		X509_free(x);
 		pthread_mutex_lock(&e->lock);
 		/* a failed issue hands the token back: it was not spent */
 		/* an error here still answers the committed certificate */
-		(void)sp_token_finish(sp_ca_get0_store(e->ca), c->token.id, rc == SP_OK ? serial : NULL, time(NULL));
+		(void)sp_token_finish(sp_ca_get0_store(e->ca), c->token.id, rc == SP_OK ? cert.serial : NULL,
+				      time(NULL));
 		pthread_mutex_unlock(&e->lock);
 	}
 	if (rc != SP_OK) {
@@ -365,7 +366,7 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 		goto out;
 	}
 	if (!server_key) {
-		if ((rc = answer_cert(rs, cert, cert_len)) != SP_OK)
+		if ((rc = answer_issued(rs, &cert)) != SP_OK)
 			fail_with(rs, rc);
 		goto out;
 	}
@@ -379,7 +380,7 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 		int p8_len;
 
 		memset(&part, 0, sizeof part);
-		if ((rc = answer_cert(&part, cert, cert_len)) != SP_OK) {
+		if ((rc = answer_issued(&part, &cert)) != SP_OK) {
 			fail_with(rs, rc);
 			goto out;
 		}
@@ -415,7 +416,7 @@ static void issue_now(sp_est *e, enroll_ctx *c, const uint8_t *csr, size_t csr_l
 		sp_est_response_clear(&part);
 	}
 out:
-	free(cert);
+	sp_issued_clear(&cert);
 }
 
 /* A CSR already seen for this template (RFC 7030 4.2.3: the client's retry

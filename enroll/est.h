@@ -25,12 +25,13 @@
 #include "ca/ca.h"
 #include "common/common.h"
 #include "enroll/serve_config.h"
+#include "enroll/signer.h"
 
 /* Issue a certificate for csr (DER) from template_name with the request
- * context names of o (dns, upn, requester); *cert (malloc'd DER) on
- * success. Same contract as sp_signer_issue(). */
+ * context names of o (dns, upn, requester); *out (certificate, serial,
+ * certs-only PKCS#7) on success. Same contract as sp_signer_issue(). */
 typedef sp_err (*sp_est_issue_fn)(void *arg, const char *template_name, const uint8_t *csr, size_t csr_len,
-				  const sp_issue_opts *o, uint8_t **cert, size_t *cert_len);
+				  const sp_issue_opts *o, sp_issued *out);
 
 typedef struct sp_est sp_est;
 

@@ -35,14 +35,14 @@ typedef struct {
  * signer is gone the service cannot issue anything more: it says so once
  * and wakes the main thread, which shuts down (systemd restarts it). */
 static sp_err issue_via_signer(void *arg, const char *template_name, const uint8_t *csr, size_t csr_len,
-			       const sp_issue_opts *o, uint8_t **cert, size_t *cert_len)
+			       const sp_issue_opts *o, sp_issued *out)
 {
 	signer_link *l = arg;
 	sp_err rc;
 
 	if (__atomic_load_n(&l->dead, __ATOMIC_SEQ_CST))
 		return sp_fail(SP_ERR_IO, "the signer process is gone; the service is shutting down");
-	rc = sp_signer_issue(l->signer, template_name, csr, csr_len, o, cert, cert_len);
+	rc = sp_signer_issue(l->signer, template_name, csr, csr_len, o, out);
 	if (rc == SP_ERR_IO && !__atomic_exchange_n(&l->dead, 1, __ATOMIC_SEQ_CST))
 		pthread_kill(l->main_thread, SIGTERM);
 	return rc;
@@ -185,8 +185,9 @@ static sp_err server_identity(const char *home, const sp_serve_config *cfg, sp_c
 			      char **cert_pem, char **key_pem_out, FILE *log)
 {
 	char dir[4096], cpath[4096], kpath[4096];
-	uint8_t *c = NULL, *k = NULL, *csr = NULL, *cert = NULL;
-	size_t clen = 0, klen = 0, csr_len = 0, cert_len = 0, pem_len = 0, kpem_len = 0;
+	uint8_t *c = NULL, *k = NULL, *csr = NULL;
+	size_t clen = 0, klen = 0, csr_len = 0, pem_len = 0, kpem_len = 0;
+	sp_issued cert = {0};
 	EVP_PKEY *key = NULL;
 	char *pem = NULL, *kpem = NULL;
 	sp_issue_opts o;
@@ -220,8 +221,8 @@ static sp_err server_identity(const char *home, const sp_serve_config *cfg, sp_c
 		goto out;
 	memset(&o, 0, sizeof o);
 	o.requester = "serve:self";
-	if ((rc = sp_signer_issue(l->signer, "web-server", csr, csr_len, &o, &cert, &cert_len)) != SP_OK ||
-	    (rc = chain_pem(ca, cert, cert_len, &pem, &pem_len)) != SP_OK ||
+	if ((rc = sp_signer_issue(l->signer, "web-server", csr, csr_len, &o, &cert)) != SP_OK ||
+	    (rc = chain_pem(ca, cert.cert, cert.cert_len, &pem, &pem_len)) != SP_OK ||
 	    (rc = key_pem(key, &kpem, &kpem_len)) != SP_OK ||
 	    (rc = sp_file_write_atomic(kpath, kpem, kpem_len, 0600, 1)) != SP_OK ||
 	    (rc = sp_file_write_atomic(cpath, pem, pem_len, 0644, 1)) != SP_OK)
@@ -255,7 +256,7 @@ out:
 	free(c);
 	free(pem);
 	free(csr);
-	free(cert);
+	sp_issued_clear(&cert);
 	EVP_PKEY_free(key);
 	return rc;
 }

@@ -317,18 +317,25 @@ static void await_answer(sp_signer *s, sg_wait *w)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void sp_issued_clear(sp_issued *x)
+{
+	if (!x)
+		return;
+	free(x->cert);
+	free(x->p7);
+	memset(x, 0, sizeof *x);
+}
+
 sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *csr_der, size_t csr_len,
-		       const sp_issue_opts *o, uint8_t **cert_der, size_t *cert_len)
+		       const sp_issue_opts *o, sp_issued *out)
 {
 	sp_signer_msg *m = NULL;
 	sg_wait w;
 	sp_err rc;
 
-	if (cert_der)
-		*cert_der = NULL;
-	if (cert_len)
-		*cert_len = 0;
-	if (!s || !template_name || !csr_der || !o || !o->requester || !cert_der || !cert_len)
+	if (out)
+		memset(out, 0, sizeof *out);
+	if (!s || !template_name || !csr_der || !o || !o->requester || !out)
 		return sp_fail(SP_ERR_USAGE, "sp_signer_issue: handle, template, CSR, options with a requester "
 					     "and outputs are required");
 	if (csr_len == 0 || csr_len > SP_MAX_CSR_BYTES)
@@ -358,12 +365,16 @@ sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *c
 		rc = sp_fail(SP_ERR_PROTOCOL, "signer: answer of type %u", m->type);
 		goto out;
 	}
-	if (!(*cert_der = malloc(m->cert_len))) {
+	if (!(out->cert = malloc(m->cert_len)) || !(out->p7 = malloc(m->p7_len))) {
+		sp_issued_clear(out);
 		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
 		goto out;
 	}
-	memcpy(*cert_der, m->cert, m->cert_len);
-	*cert_len = m->cert_len;
+	memcpy(out->cert, m->cert, m->cert_len);
+	out->cert_len = m->cert_len;
+	memcpy(out->p7, m->p7, m->p7_len);
+	out->p7_len = m->p7_len;
+	memcpy(out->serial, m->serial, sizeof out->serial);
 	rc = SP_OK;
 out:
 	pthread_cond_destroy(&w.cv);

@@ -55,6 +55,21 @@ typedef struct sp_signer sp_signer; /* the parent's handle */
  * success *out belongs to the caller: release it with sp_signer_stop(). */
 sp_err sp_signer_start(const char *home, const sp_secret *pass, sp_signer **out) SP_WARN_UNUSED;
 
+/* What an issuance hands back: the certificate (DER), its serial (upper-case
+ * hex, as the store keys it) and the certs-only PKCS#7 holding it (an EST
+ * answer before its base64). The signer, which has the certificate as an
+ * object, builds all three, so the service answers without parsing it. */
+typedef struct {
+	uint8_t *cert; /* malloc'd */
+	size_t cert_len;
+	uint8_t *p7; /* malloc'd */
+	size_t p7_len;
+	char serial[41];
+} sp_issued;
+
+/* Free and empty. NULL is fine. */
+void sp_issued_clear(sp_issued *x);
+
 /* Ask the signer to issue a certificate from the template `template_name`
  * for the CSR `csr_der` (PEM is accepted too: the signer uses sp_req_parse).
  * From `o` it takes dns[]/n_dns, upn and site_code (names the request
@@ -63,9 +78,9 @@ sp_err sp_signer_start(const char *home, const sp_secret *pass, sp_signer **out)
  * The signer runs sp_template_find + sp_req_parse + sp_issue, so the
  * certificate is recorded and committed before the answer arrives.
  *
- * On success *cert_der (malloc'd, caller frees) holds the certificate DER
- * and *cert_len its length; its serial is in the DER (sp_cert_parse +
- * sp_serial_hex). On failure *cert_der is NULL and:
+ * On success *out holds the certificate (DER), its serial and the
+ * certs-only PKCS#7 around it (see sp_issued); release it with
+ * sp_issued_clear. On failure *out is empty and:
  *   - the signer's refusal comes back as the signer's code and its one-line
  *     message (SP_ERR_POLICY, SP_ERR_INPUT, SP_ERR_NOTFOUND, ...), exactly as
  *     sp_issue would have reported it in-process;
@@ -75,7 +90,7 @@ sp_err sp_signer_start(const char *home, const sp_secret *pass, sp_signer **out)
  *     it and start another);
  *   - SP_ERR_PROTOCOL for a malformed answer. */
 sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *csr_der, size_t csr_len,
-		       const sp_issue_opts *o, uint8_t **cert_der, size_t *cert_len) SP_WARN_UNUSED;
+		       const sp_issue_opts *o, sp_issued *out) SP_WARN_UNUSED;
 
 /* Close the socket, wait for the child to exit (SIGKILL after 5 s), free
  * the handle. SP_OK when the child exited with status 0; SP_ERR_INTERNAL

@@ -25,8 +25,12 @@
 #define SP_SIGNER_VERSION 1
 #define SP_SIGNER_HDR_LEN 12
 #define SP_SIGNER_FIELD_HDR_LEN 6
-#define SP_SIGNER_MAX_MSG (128 * 1024)
+/* the largest message: a CERT answer, with the certificate and its PKCS#7 */
+#define SP_SIGNER_MAX_MSG (160 * 1024)
 #define SP_SIGNER_MAX_ERRMSG 1023 /* longer detail messages are cut by the sender */
+#define SP_SIGNER_MAX_SERIAL 40   /* hex digits of a 20-octet serial (RFC 5280 4.1.2.2) */
+/* a certs-only PKCS#7 around one certificate: the certificate and ~30 bytes */
+#define SP_SIGNER_MAX_P7 (SP_MAX_CERT_BYTES + 256)
 /* Requests the signer records in one transaction (group commit). */
 #define SP_SIGNER_BATCH 16
 /* Requests checked and signed but not yet committed, at most: past this the
@@ -53,7 +57,9 @@ enum {
 	SP_SGT_CERT = 7,      /* CERT, required: certificate DER */
 	SP_SGT_ERR_CODE = 8,  /* ERROR, required: u32 sp_err, not SP_OK */
 	SP_SGT_ERR_MSG = 9,   /* ERROR, required: one-line message */
-	SP_SGT_MAX = 9
+	SP_SGT_PKCS7 = 10,    /* CERT, required: certs-only PKCS#7 (DER) of the certificate */
+	SP_SGT_SERIAL = 11,   /* CERT, required: its serial, upper-case hex as in the store */
+	SP_SGT_MAX = 11
 };
 
 /* A parsed message. Strings are copied and NUL-terminated; csr and cert
@@ -70,6 +76,9 @@ typedef struct {
 	char requester[SP_SIGNER_MAX_STR + 1];
 	const uint8_t *cert;
 	size_t cert_len;
+	const uint8_t *p7;
+	size_t p7_len;
+	char serial[SP_SIGNER_MAX_SERIAL + 1];
 	uint32_t err_code;
 	char err_msg[SP_SIGNER_MAX_ERRMSG + 1];
 } sp_signer_msg;

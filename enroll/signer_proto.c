@@ -26,6 +26,8 @@ static const field_spec specs[SP_SGT_MAX + 1] = {
 	[SP_SGT_CERT] = {"cert", K_BYTES, SP_MAX_CERT_BYTES, 1, SP_SG_CERT, 1},
 	[SP_SGT_ERR_CODE] = {"error code", K_U32, 4, 1, SP_SG_ERROR, 1},
 	[SP_SGT_ERR_MSG] = {"error message", K_STR, SP_SIGNER_MAX_ERRMSG, 1, SP_SG_ERROR, 1},
+	[SP_SGT_PKCS7] = {"pkcs7", K_BYTES, SP_SIGNER_MAX_P7, 1, SP_SG_CERT, 1},
+	[SP_SGT_SERIAL] = {"serial", K_STR, SP_SIGNER_MAX_SERIAL, 1, SP_SG_CERT, 1},
 };
 
 static uint32_t get_u32(const uint8_t *p)
@@ -69,8 +71,10 @@ static void store_field(sp_signer_msg *m, uint16_t tag, const uint8_t *p, size_t
 	case SP_SGT_SITE: dst = m->site; break;
 	case SP_SGT_REQUESTER: dst = m->requester; break;
 	case SP_SGT_ERR_MSG: dst = m->err_msg; break;
+	case SP_SGT_SERIAL: dst = m->serial; break;
 	case SP_SGT_CSR: m->csr = p; m->csr_len = n; return;
 	case SP_SGT_CERT: m->cert = p; m->cert_len = n; return;
+	case SP_SGT_PKCS7: m->p7 = p; m->p7_len = n; return;
 	case SP_SGT_ERR_CODE: m->err_code = get_u32(p); return;
 	default: return;
 	}

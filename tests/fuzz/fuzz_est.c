@@ -200,13 +200,14 @@ static void teardown(void)
  * then serve_one's sequence, and an error carried as the ERROR message
  * would carry it (code, message cut at SP_SIGNER_MAX_ERRMSG). */
 static sp_err issue_in_process(const char *template_name, const uint8_t *csr, size_t csr_len, const sp_issue_opts *o,
-			       uint8_t **cert, size_t *cert_len)
+			       sp_issued *out)
 {
 	const char *dns[SP_SIGNER_MAX_DNS];
 	const sp_template *t = NULL;
 	sp_signer_wbuf w;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
+	STACK_OF(X509) *sk = NULL;
 	unsigned char *der = NULL;
 	sp_issue_opts io;
 	size_t len = 0, i;
@@ -214,7 +215,7 @@ static sp_err issue_in_process(const char *template_name, const uint8_t *csr, si
 	sp_err rc;
 
 	/* the parent (sp_signer_issue, build_issue) */
-	if (!template_name || !csr || !o || !o->requester || !cert || !cert_len)
+	if (!template_name || !csr || !o || !o->requester || !out)
 		return sp_fail(SP_ERR_USAGE, "sp_signer_issue: handle, template, CSR, options with a requester "
 					     "and outputs are required");
 	if (csr_len == 0 || csr_len > SP_MAX_CSR_BYTES)
@@ -262,14 +263,21 @@ static sp_err issue_in_process(const char *template_name, const uint8_t *csr, si
 		rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
 		goto out;
 	}
-	if (!(*cert = malloc((size_t)n))) {
+	/* answer_one: the certificate, its serial, the certs-only PKCS#7 */
+	if (!(out->cert = malloc((size_t)n)) || !(sk = sk_X509_new_null()) || !sk_X509_push(sk, x)) {
 		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
 		goto out;
 	}
-	memcpy(*cert, der, (size_t)n);
-	*cert_len = (size_t)n;
+	memcpy(out->cert, der, (size_t)n);
+	out->cert_len = (size_t)n;
+	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), out->serial, sizeof out->serial)) != SP_OK ||
+	    (rc = sp_est_certs_only(sk, &out->p7, &out->p7_len)) != SP_OK)
+		goto out;
 	rc = SP_OK;
 out:
+	if (rc != SP_OK)
+		sp_issued_clear(out);
+	sk_X509_free(sk);
 	OPENSSL_free(der);
 	X509_free(x);
 	X509_REQ_free(req);
@@ -284,14 +292,12 @@ out:
 
 /* sp_est_issue_fn */
 static sp_err fuzz_issue(void *arg, const char *template_name, const uint8_t *csr, size_t csr_len,
-			 const sp_issue_opts *o, uint8_t **cert, size_t *cert_len)
+			 const sp_issue_opts *o, sp_issued *out)
 {
 	(void)arg;
-	if (cert)
-		*cert = NULL;
-	if (cert_len)
-		*cert_len = 0;
-	return issue_in_process(template_name, csr, csr_len, o, cert, cert_len);
+	if (out)
+		memset(out, 0, sizeof *out);
+	return issue_in_process(template_name, csr, csr_len, o, out);
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -322,8 +328,15 @@ static void make_peer(peer_slot *p)
 	san = NULL;
 	memset(&o, 0, sizeof o);
 	o.requester = "fuzz:init";
-	if (fuzz_issue(NULL, "client-auth", der, (size_t)n, &o, &p->der, &p->len) != SP_OK)
-		die(p->cn);
+	{
+		sp_issued got;
+		if (fuzz_issue(NULL, "client-auth", der, (size_t)n, &o, &got) != SP_OK)
+			die(p->cn);
+		p->der = got.cert; /* kept; the rest is not needed */
+		p->len = got.cert_len;
+		got.cert = NULL;
+		sp_issued_clear(&got);
+	}
 	if (sp_cert_parse(p->der, p->len, &x) != SP_OK ||
 	    sp_serial_hex(X509_get0_serialNumber(x), p->serial, sizeof p->serial) != SP_OK)
 		die("reading a peer certificate");

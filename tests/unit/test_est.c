@@ -87,31 +87,38 @@ static void fixture_free(void)
 
 /* The signer's work, in-process (same contract as sp_signer_issue). */
 static sp_err issue_fn(void *arg, const char *template_name, const uint8_t *csr, size_t csr_len,
-		       const sp_issue_opts *o, uint8_t **cert, size_t *cert_len)
+		       const sp_issue_opts *o, sp_issued *out)
 {
 	sp_template *t = NULL;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
+	STACK_OF(X509) *sk = NULL;
 	unsigned char *der = NULL;
 	int n;
 	sp_err rc;
 
 	CU_ASSERT_PTR_EQUAL(arg, &fx);
-	*cert = NULL;
-	*cert_len = 0;
+	memset(out, 0, sizeof *out);
 	fx.issue_calls++;
 	if (fx.fail_rc != SP_OK)
 		return sp_fail(fx.fail_rc, "%s", fx.fail_msg);
 	if ((rc = sp_template_find(sp_ca_get0_home(fx.ca_key), template_name, &t)) != SP_OK ||
 	    (rc = sp_req_parse(csr, csr_len, &req)) != SP_OK || (rc = sp_issue(fx.ca_key, t, req, o, &x)) != SP_OK)
 		goto out;
-	if ((n = i2d_X509(x, &der)) <= 0 || !(*cert = malloc((size_t)n))) {
+	if ((n = i2d_X509(x, &der)) <= 0 || !(out->cert = malloc((size_t)n)) || !(sk = sk_X509_new_null()) ||
+	    !sk_X509_push(sk, x)) {
 		rc = sp_fail(SP_ERR_NOMEM, "encoding the certificate");
 		goto out;
 	}
-	memcpy(*cert, der, (size_t)n);
-	*cert_len = (size_t)n;
+	memcpy(out->cert, der, (size_t)n);
+	out->cert_len = (size_t)n;
+	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), out->serial, sizeof out->serial)) != SP_OK ||
+	    (rc = sp_est_certs_only(sk, &out->p7, &out->p7_len)) != SP_OK)
+		goto out;
 out:
+	if (rc != SP_OK)
+		sp_issued_clear(out);
+	sk_X509_free(sk);
 	OPENSSL_free(der);
 	X509_free(x);
 	X509_REQ_free(req);
@@ -2048,7 +2055,7 @@ static X509 *make_cert(EVP_PKEY *pub, EVP_PKEY *sign_key, X509 *issuer, const X5
 static uint8_t *der_of(X509 *x, size_t *len)
 {
 	unsigned char *d = NULL;
-	uint8_t *out;
+	uint8_t *out = NULL;
 	int n = i2d_X509(x, &d);
 	CU_ASSERT_FATAL(n > 0 && (out = malloc((size_t)n)) != NULL);
 	memcpy(out, d, (size_t)n);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -163,20 +164,32 @@ static sp_issue_opts opts(void)
 }
 
 /* The certificate parses, verifies under the CA certificate and is in the
- * store with the template name. */
-static void check_issued(const uint8_t *der, size_t len, const char *tname, const char *cn)
+ * store with the template name; the serial and the certs-only PKCS#7 that
+ * came with it are its own (read back by OpenSSL's own PKCS#7 parser). */
+static void check_issued(const sp_issued *got, const char *tname, const char *cn)
 {
+	const uint8_t *der = got->cert, *pp = got->p7;
+	size_t len = got->cert_len;
 	X509 *x = NULL;
+	PKCS7 *p7 = NULL;
 	sp_ca *ca = NULL;
 	sp_cert_row row;
 	char serial[41], buf[256];
 
 	CU_ASSERT_EQUAL_FATAL(sp_cert_parse(der, len, &x), SP_OK);
+	CU_ASSERT_FATAL((p7 = d2i_PKCS7(NULL, &pp, (long)got->p7_len)) != NULL);
+	CU_ASSERT(pp == got->p7 + got->p7_len);
+	CU_ASSERT_FATAL(PKCS7_type_is_signed(p7));
+	CU_ASSERT_EQUAL(sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info), 0);
+	CU_ASSERT_EQUAL_FATAL(sk_X509_num(p7->d.sign->cert), 1);
+	CU_ASSERT_EQUAL(X509_cmp(sk_X509_value(p7->d.sign->cert, 0), x), 0);
+	PKCS7_free(p7);
 	CU_ASSERT_EQUAL_FATAL(sp_ca_open(home(), NULL, &ca), SP_OK);
 	CU_ASSERT_EQUAL(X509_verify(x, X509_get0_pubkey(sp_ca_get0_cert(ca))), 1);
 	CU_ASSERT(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf) > 0);
 	CU_ASSERT_STRING_EQUAL(buf, cn);
 	CU_ASSERT_EQUAL(sp_serial_hex(X509_get0_serialNumber(x), serial, sizeof serial), SP_OK);
+	CU_ASSERT_STRING_EQUAL(got->serial, serial);
 	memset(&row, 0, sizeof row);
 	CU_ASSERT_EQUAL_FATAL(sp_store_cert_get(sp_ca_get0_store(ca), serial, &row), SP_OK);
 	CU_ASSERT_STRING_EQUAL(row.template_name, tname);
@@ -191,19 +204,20 @@ static void issue_web(sp_signer *s, const char *cn)
 {
 	const char *dns[] = {cn, "intranet.corp.example"};
 	sp_issue_opts o = opts();
-	uint8_t *req, *cert = NULL;
-	size_t req_len, cert_len = 0;
+	uint8_t *req;
+	size_t req_len;
+	sp_issued cert;
 	sp_err rc;
 
 	req = csr(fx.ec, cn, NULL, 0, &req_len);
 	o.dns = dns; /* names from the request context, not the CSR */
 	o.n_dns = 2;
-	rc = sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len);
+	rc = sp_signer_issue(s, "web-server", req, req_len, &o, &cert);
 	if (rc != SP_OK)
 		printf("\n    sp_signer_issue: %s", sp_last_error());
 	CU_ASSERT_EQUAL_FATAL(rc, SP_OK);
-	check_issued(cert, cert_len, "web-server", cn);
-	free(cert);
+	check_issued(&cert, "web-server", cn);
+	sp_issued_clear(&cert);
 	free(req);
 }
 
@@ -255,6 +269,30 @@ static void test_proto_round_trip(void)
 	CU_ASSERT_EQUAL_FATAL(sp_signer_wbuf_finish(&w, &len), SP_OK);
 	CU_ASSERT_EQUAL(len, SP_SIGNER_HDR_LEN);
 	CU_ASSERT_EQUAL(sp_signer_msg_parse(buf, len, m), SP_OK);
+
+	/* CERT: certificate, PKCS#7 and serial, all three required */
+	sp_signer_wbuf_init(&w, buf, sizeof buf, SP_SG_CERT);
+	sp_signer_put_bytes(&w, SP_SGT_CERT, "\x30\x00", 2);
+	sp_signer_put_bytes(&w, SP_SGT_PKCS7, "\x30\x01\x00", 3);
+	sp_signer_put_str(&w, SP_SGT_SERIAL, "0A1B");
+	CU_ASSERT_EQUAL_FATAL(sp_signer_wbuf_finish(&w, &len), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_signer_msg_parse(buf, len, m), SP_OK);
+	CU_ASSERT(m->cert_len == 2 && m->p7_len == 3 && !memcmp(m->p7, "\x30\x01\x00", 3));
+	CU_ASSERT_STRING_EQUAL(m->serial, "0A1B");
+	sp_signer_wbuf_init(&w, buf, sizeof buf, SP_SG_CERT);
+	sp_signer_put_bytes(&w, SP_SGT_CERT, "\x30\x00", 2);
+	sp_signer_put_str(&w, SP_SGT_SERIAL, "0A1B");
+	CU_ASSERT_EQUAL_FATAL(sp_signer_wbuf_finish(&w, &len), SP_OK);
+	CU_ASSERT_EQUAL(sp_signer_msg_parse(buf, len, m), SP_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sp_last_error(), "pkcs7"));
+	{
+		char serial[42];
+		memset(serial, 'A', 41);
+		serial[41] = '\0';
+		sp_signer_wbuf_init(&w, buf, sizeof buf, SP_SG_CERT);
+		sp_signer_put_str(&w, SP_SGT_SERIAL, serial); /* 41 digits: over the limit */
+		CU_ASSERT_NOT_EQUAL(sp_signer_wbuf_finish(&w, &len), SP_OK);
+	}
 	free(m);
 }
 
@@ -367,7 +405,7 @@ static void test_proto_refusals(void)
 		uint8_t *huge = calloc(1, SP_SIGNER_MAX_MSG + 1);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(huge);
 		memcpy(huge, good, glen);
-		refused(huge, SP_SIGNER_MAX_MSG + 1, "over the 131072-byte limit");
+		refused(huge, SP_SIGNER_MAX_MSG + 1, "over the 163840-byte limit");
 		free(huge);
 	}
 }
@@ -400,20 +438,21 @@ static void test_issue_web_and_client(void)
 	sp_signer *s = start();
 	sp_issue_opts o = opts();
 	const char *dns[] = {"pc01.corp.example"};
-	uint8_t *req, *cert = NULL;
-	size_t req_len, cert_len = 0;
+	uint8_t *req;
+	size_t req_len;
+	sp_issued cert;
 	sp_err rc;
 
 	issue_web(s, "www.corp.example");
 
 	/* client-auth: RSA 2048, dNSName in the CSR */
 	req = csr(fx.rsa, "pc01.corp.example", dns, 1, &req_len);
-	rc = sp_signer_issue(s, "client-auth", req, req_len, &o, &cert, &cert_len);
+	rc = sp_signer_issue(s, "client-auth", req, req_len, &o, &cert);
 	if (rc != SP_OK)
 		printf("\n    sp_signer_issue: %s", sp_last_error());
 	CU_ASSERT_EQUAL_FATAL(rc, SP_OK);
-	check_issued(cert, cert_len, "client-auth", "pc01.corp.example");
-	free(cert);
+	check_issued(&cert, "client-auth", "pc01.corp.example");
+	sp_issued_clear(&cert);
 	free(req);
 	stop(s);
 }
@@ -428,8 +467,9 @@ static void test_refused_same_message(void)
 	sp_template *t = NULL;
 	X509_REQ *r = NULL;
 	X509 *x = NULL;
-	uint8_t *req, *cert = (uint8_t *)"sentinel";
-	size_t req_len, cert_len = 7;
+	uint8_t *req;
+	size_t req_len;
+	sp_issued cert;
 	char want[1024];
 	sp_signer *s;
 	sp_err rc;
@@ -451,15 +491,15 @@ static void test_refused_same_message(void)
 
 	s = start();
 	sp_clear_error();
-	rc = sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len);
+	memset(&cert, 0x5a, sizeof cert); /* a failure must leave it empty */
+	rc = sp_signer_issue(s, "web-server", req, req_len, &o, &cert);
 	CU_ASSERT_EQUAL(rc, SP_ERR_POLICY);
 	CU_ASSERT_STRING_EQUAL(sp_last_error(), want);
-	CU_ASSERT_PTR_NULL(cert);
-	CU_ASSERT_EQUAL(cert_len, 0);
+	CU_ASSERT(cert.cert == NULL && cert.cert_len == 0 && cert.p7 == NULL && cert.p7_len == 0 && !cert.serial[0]);
 	/* an unknown template, a garbage CSR: the signer's codes */
-	CU_ASSERT_EQUAL(sp_signer_issue(s, "no-such-template", req, req_len, &o, &cert, &cert_len),
+	CU_ASSERT_EQUAL(sp_signer_issue(s, "no-such-template", req, req_len, &o, &cert),
 			SP_ERR_NOTFOUND);
-	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", (const uint8_t *)"garbage", 7, &o, &cert, &cert_len),
+	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", (const uint8_t *)"garbage", 7, &o, &cert),
 			SP_ERR_INPUT);
 	/* the parent's own limits: nothing sent */
 	{
@@ -467,17 +507,17 @@ static void test_refused_same_message(void)
 		memset(big, 'u', sizeof big - 1);
 		big[sizeof big - 1] = '\0';
 		o.upn = big;
-		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len), SP_ERR_INPUT);
+		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert), SP_ERR_INPUT);
 		o.upn = NULL;
 		o.n_dns = 33;
 		o.dns = dns;
-		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len), SP_ERR_INPUT);
+		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert), SP_ERR_INPUT);
 		o.n_dns = 0;
 		o.dns = NULL;
-		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, SP_MAX_CSR_BYTES + 1, &o, &cert, &cert_len),
+		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, SP_MAX_CSR_BYTES + 1, &o, &cert),
 				SP_ERR_INPUT);
 		o.requester = NULL;
-		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len), SP_ERR_USAGE);
+		CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert), SP_ERR_USAGE);
 	}
 	/* still serving */
 	issue_web(s, "after-refusal.corp.example");
@@ -606,8 +646,9 @@ static void test_sigterm_and_dead_signer(void)
 {
 	sp_signer *s = start();
 	sp_issue_opts o = opts();
-	uint8_t *req, *cert = NULL;
-	size_t req_len, cert_len;
+	uint8_t *req;
+	size_t req_len;
+	sp_issued cert;
 
 	/* SIGTERM: the signer exits cleanly (status 0) */
 	CU_ASSERT_EQUAL(kill(sp_signer_test_pid(s), SIGTERM), 0);
@@ -618,8 +659,8 @@ static void test_sigterm_and_dead_signer(void)
 		CU_ASSERT_EQUAL(poll(&pfd, 1, 10000), 1);
 		CU_ASSERT(pfd.revents & POLLHUP);
 	}
-	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len), SP_ERR_IO);
-	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert, &cert_len), SP_ERR_IO);
+	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert), SP_ERR_IO);
+	CU_ASSERT_EQUAL(sp_signer_issue(s, "web-server", req, req_len, &o, &cert), SP_ERR_IO);
 	stop(s);
 
 	/* SIGKILL: reported by stop */
@@ -654,23 +695,23 @@ static void *conc_thread(void *p)
 
 	for (int i = 0; i < CONC_EACH; i++) {
 		sp_issue_opts o = opts();
-		uint8_t *cert = NULL;
-		size_t cert_len = 0;
+		sp_issued cert;
 		X509 *x = NULL;
 
 		o.dns = dns;
 		o.n_dns = 1;
-		a->rc[i] = sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert, &cert_len);
+		a->rc[i] = sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert);
 		snprintf(a->msg[i], sizeof a->msg[i], "%s", sp_last_error());
-		if (a->rc[i] == SP_OK && sp_cert_parse(cert, cert_len, &x) == SP_OK) {
-			if (sp_serial_hex(X509_get0_serialNumber(x), a->serial[i], sizeof a->serial[i]) != SP_OK)
-				a->serial[i][0] = '\0';
+		if (a->rc[i] == SP_OK && sp_cert_parse(cert.cert, cert.cert_len, &x) == SP_OK) {
+			if (sp_serial_hex(X509_get0_serialNumber(x), a->serial[i], sizeof a->serial[i]) != SP_OK ||
+			    strcmp(a->serial[i], cert.serial) != 0)
+				a->serial[i][0] = '\0'; /* the answer's serial is the certificate's */
 			if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, a->got_cn[i],
 						      sizeof a->got_cn[i]) < 0)
 				a->got_cn[i][0] = '\0';
 		}
 		X509_free(x);
-		free(cert);
+		sp_issued_clear(&cert);
 	}
 	return NULL;
 }
@@ -755,15 +796,14 @@ static void *load_thread(void *p)
 
 	for (int i = 0; i < LOAD_EACH; i++) {
 		sp_issue_opts o = opts();
-		uint8_t *cert = NULL;
-		size_t cert_len = 0;
+		sp_issued cert;
 		o.dns = dns;
 		o.n_dns = 1;
-		if (sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert, &cert_len) == SP_OK)
+		if (sp_signer_issue(a->s, "web-server", a->req[i], a->req_len[i], &o, &cert) == SP_OK)
 			a->ok++;
 		else if (i == 0)
 			printf("\n    thread %d: %s", a->t, sp_last_error());
-		free(cert);
+		sp_issued_clear(&cert);
 	}
 	return NULL;
 }
