@@ -217,8 +217,9 @@ fail:
 
 /* The answer to one item: CERT (after the commit) or ERROR. A CERT carries
  * the certificate, its serial and the certs-only PKCS#7 the service answers
- * with: built here from the certificate object (encodings cached by the
- * signing, ~2 us), where the service would have to parse the DER (~15 us). */
+ * with: built here from the certificate object (~10 us, OpenSSL encodes the
+ * certificate again), where the service would have to parse the DER first
+ * (~15-20 us under load). */
 static size_t answer_one(const item *it, uint8_t *out)
 {
 	sp_signer_wbuf w;
