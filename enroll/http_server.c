@@ -110,7 +110,8 @@ static void log_request(sp_http *h, const char *client, const char *method, cons
 	pthread_mutex_unlock(&h->log_lock);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's error log: its own printf-style format and arguments. */
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	sp_http *h = cls;
 	char msg[512], safe[sizeof msg * 4];
