@@ -7,9 +7,11 @@
  * first in, first out. Both sides parse every message with
  * sp_signer_msg_parse(). */
 #include "enroll/signer_int.h"
+#include "enroll/est.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -324,6 +326,35 @@ void sp_issued_clear(sp_issued *x)
 	free(x->cert);
 	free(x->p7);
 	memset(x, 0, sizeof *x);
+}
+
+sp_err sp_issued_fill(sp_issued *out, X509 *x, const uint8_t *der, size_t der_len)
+{
+	STACK_OF(X509) *sk = NULL;
+	unsigned char *enc = NULL;
+	int n = 0;
+	sp_err rc;
+
+	memset(out, 0, sizeof *out);
+	if (!der && (n = i2d_X509(x, &enc)) > 0) {
+		der = enc;
+		der_len = (size_t)n;
+	}
+	if (!der || !der_len)
+		rc = sp_fail_ossl(SP_ERR_CRYPTO, "encoding the certificate");
+	else if (!(out->cert = malloc(der_len)) || !(sk = sk_X509_new_null()) || !sk_X509_push(sk, x))
+		rc = sp_fail(SP_ERR_NOMEM, "out of memory");
+	else if ((rc = sp_serial_hex(X509_get0_serialNumber(x), out->serial, sizeof out->serial)) == SP_OK)
+		rc = sp_est_certs_only(sk, &out->p7, &out->p7_len);
+	if (rc == SP_OK) {
+		memcpy(out->cert, der, der_len);
+		out->cert_len = der_len;
+	} else {
+		sp_issued_clear(out);
+	}
+	sk_X509_free(sk); /* x stays the caller's */
+	OPENSSL_free(enc);
+	return rc;
 }
 
 sp_err sp_signer_issue(sp_signer *s, const char *template_name, const uint8_t *csr_der, size_t csr_len,

@@ -70,6 +70,11 @@ typedef struct {
 /* Free and empty. NULL is fine. */
 void sp_issued_clear(sp_issued *x);
 
+/* Fill *out from the certificate x: its DER (a copy of der when the caller
+ * has it, else encoded), its serial and the certs-only PKCS#7 around it.
+ * On failure *out is empty. */
+sp_err sp_issued_fill(sp_issued *out, X509 *x, const uint8_t *der, size_t der_len) SP_WARN_UNUSED;
+
 /* Ask the signer to issue a certificate from the template `template_name`
  * for the CSR `csr_der` (PEM is accepted too: the signer uses sp_req_parse).
  * From `o` it takes dns[]/n_dns, upn and site_code (names the request

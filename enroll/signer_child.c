@@ -21,7 +21,6 @@
  * stops for it. docs/signer.md.
  */
 #include "enroll/signer_int.h"
-#include "enroll/est.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,32 +222,26 @@ fail:
 static size_t answer_one(const item *it, uint8_t *out)
 {
 	sp_signer_wbuf w;
-	size_t outlen = 0, n = 0, p7_len = 0;
+	size_t outlen = 0, n = 0;
 	/* the bytes recorded in the store, encoded once by sp_issue_record */
 	const unsigned char *der = sp_prepared_der(it->prep, &n);
-	STACK_OF(X509) *sk = NULL;
-	uint8_t *p7 = NULL;
-	char serial[SP_SIGNER_MAX_SERIAL + 1];
+	sp_issued x;
 	sp_err rc = it->rc;
 
 	if (rc == SP_OK) {
+		memset(&x, 0, sizeof x);
 		if (!der || !n || !it->cert)
 			rc = sp_fail(SP_ERR_INTERNAL, "signer: no certificate recorded for the answer");
-		else if ((rc = sp_serial_hex(X509_get0_serialNumber(it->cert), serial, sizeof serial)) != SP_OK)
-			; /* said why */
-		else if (!(sk = sk_X509_new_null()) || !sk_X509_push(sk, it->cert))
-			rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
 		else
-			rc = sp_est_certs_only(sk, &p7, &p7_len);
-		sk_X509_free(sk); /* the certificate stays the item's */
+			rc = sp_issued_fill(&x, it->cert, der, n);
 		if (rc == SP_OK) {
 			sp_signer_wbuf_init(&w, out, SP_SIGNER_MAX_MSG, SP_SG_CERT);
-			sp_signer_put_bytes(&w, SP_SGT_CERT, der, n);
-			sp_signer_put_bytes(&w, SP_SGT_PKCS7, p7, p7_len);
-			sp_signer_put_str(&w, SP_SGT_SERIAL, serial);
+			sp_signer_put_bytes(&w, SP_SGT_CERT, x.cert, x.cert_len);
+			sp_signer_put_bytes(&w, SP_SGT_PKCS7, x.p7, x.p7_len);
+			sp_signer_put_str(&w, SP_SGT_SERIAL, x.serial);
 			rc = sp_signer_wbuf_finish(&w, &outlen);
 		}
-		free(p7);
+		sp_issued_clear(&x);
 		if (rc == SP_OK)
 			return outlen;
 		return sp_signer_build_error(out, rc);

@@ -207,11 +207,8 @@ static sp_err issue_in_process(const char *template_name, const uint8_t *csr, si
 	sp_signer_wbuf w;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
-	STACK_OF(X509) *sk = NULL;
-	unsigned char *der = NULL;
 	sp_issue_opts io;
 	size_t len = 0, i;
-	int n;
 	sp_err rc;
 
 	/* the parent (sp_signer_issue, build_issue) */
@@ -259,26 +256,9 @@ static sp_err issue_in_process(const char *template_name, const uint8_t *csr, si
 	io.requester = g.m->requester;
 	if ((rc = sp_issue(g.ca_key, t, req, &io, &x)) != SP_OK)
 		goto out;
-	if ((n = i2d_X509(x, &der)) <= 0) {
-		rc = sp_fail_ossl(SP_ERR_CRYPTO, "signer: encoding the certificate");
-		goto out;
-	}
 	/* answer_one: the certificate, its serial, the certs-only PKCS#7 */
-	if (!(out->cert = malloc((size_t)n)) || !(sk = sk_X509_new_null()) || !sk_X509_push(sk, x)) {
-		rc = sp_fail(SP_ERR_NOMEM, "signer: out of memory");
-		goto out;
-	}
-	memcpy(out->cert, der, (size_t)n);
-	out->cert_len = (size_t)n;
-	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), out->serial, sizeof out->serial)) != SP_OK ||
-	    (rc = sp_est_certs_only(sk, &out->p7, &out->p7_len)) != SP_OK)
-		goto out;
-	rc = SP_OK;
+	rc = sp_issued_fill(out, x, NULL, 0);
 out:
-	if (rc != SP_OK)
-		sp_issued_clear(out);
-	sk_X509_free(sk);
-	OPENSSL_free(der);
 	X509_free(x);
 	X509_REQ_free(req);
 	if (rc != SP_OK) {

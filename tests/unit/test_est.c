@@ -92,9 +92,6 @@ static sp_err issue_fn(void *arg, const char *template_name, const uint8_t *csr,
 	sp_template *t = NULL;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
-	STACK_OF(X509) *sk = NULL;
-	unsigned char *der = NULL;
-	int n;
 	sp_err rc;
 
 	CU_ASSERT_PTR_EQUAL(arg, &fx);
@@ -105,21 +102,8 @@ static sp_err issue_fn(void *arg, const char *template_name, const uint8_t *csr,
 	if ((rc = sp_template_find(sp_ca_get0_home(fx.ca_key), template_name, &t)) != SP_OK ||
 	    (rc = sp_req_parse(csr, csr_len, &req)) != SP_OK || (rc = sp_issue(fx.ca_key, t, req, o, &x)) != SP_OK)
 		goto out;
-	if ((n = i2d_X509(x, &der)) <= 0 || !(out->cert = malloc((size_t)n)) || !(sk = sk_X509_new_null()) ||
-	    !sk_X509_push(sk, x)) {
-		rc = sp_fail(SP_ERR_NOMEM, "encoding the certificate");
-		goto out;
-	}
-	memcpy(out->cert, der, (size_t)n);
-	out->cert_len = (size_t)n;
-	if ((rc = sp_serial_hex(X509_get0_serialNumber(x), out->serial, sizeof out->serial)) != SP_OK ||
-	    (rc = sp_est_certs_only(sk, &out->p7, &out->p7_len)) != SP_OK)
-		goto out;
+	rc = sp_issued_fill(out, x, NULL, 0);
 out:
-	if (rc != SP_OK)
-		sp_issued_clear(out);
-	sk_X509_free(sk);
-	OPENSSL_free(der);
 	X509_free(x);
 	X509_REQ_free(req);
 	sp_template_free(t);
