@@ -30,6 +30,17 @@
 #   sitepki.est.rss_kb                 VmHWM of the service process after all passes (target < 64 MB)
 #   sitepki.est.signer_rss_kb          VmHWM of its signer child (the process holding the CA key)
 #   cfssl_serve_sqlite.rss_kb          VmHWM of cfssl serve, context
+#   floor.* (when CLIENTS has 1)       what one request at one client cannot cost less than here,
+#                                      whatever the code: floor.https_get.1client (curl GET of
+#                                      .../cacerts over the same keep-alive TLS connection: curl, TLS,
+#                                      libmicrohttpd, no signer), floor.process_hop (a round trip
+#                                      between two processes over a socketpair, the service <->
+#                                      signer hand-off; bench/hop.c), floor.ecdsa_p256 (openssl speed:
+#                                      one verify for the proof of possession + one signature),
+#                                      floor.sqlite_commit (sqlite3: one small row committed
+#                                      durably, WAL + synchronous=FULL, on the CA home's filesystem);
+#                                      floor.est.1client = 1 / their sum, beside the target's budget
+#                                      per request (1 / (3 x cfssl 1client)). FLOOR=0 skips it.
 #   # cpu lines                        CPU per certificate of the service, the signer, cfssl and
 #                                      the curl clients in each pass (/proc/<pid>/stat and
 #                                      /usr/bin/time): says whether the clients were the limit
@@ -365,8 +376,52 @@ done
 res sitepki.est.rss_kb "$SP_HWM" "KB  # VmHWM of the service process after all passes ($SP_THREADS threads; target < 65536 KB)"
 res sitepki.est.signer_rss_kb "$SIGNER_HWM" "KB  # VmHWM of the signer child (CA key, store writes)"
 res cfssl_serve_sqlite.rss_kb "$CF_HWM" "KB  # VmHWM of cfssl serve, context"
+
+# ------------------------------------------------ one-client floor (timed, after the passes)
+FLOOR_SUMMARY=
+if [ "${FLOOR:-1}" = 1 ] && printf ' %s ' $CLIENTS | grep -q ' 1 ' && [ -n "${RATE[cf-1]:-}" ]; then
+	# curl, TLS and libmicrohttpd with nothing behind them: N GETs of cacerts on one connection
+	GET_URL="https://localhost:$SP_PORT/.well-known/est/web-server/cacerts"
+	seq 1 "$N" | awk -v url="$GET_URL" -v d="$T" 'NR > 1 { print "next" }
+		{ printf "url = \"%s\"\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n", url
+		  printf "cacert = \"%s/home/ca.pem\"\ncert = \"%s/agent.pem\"\nkey = \"%s/agent.key\"\n", d, d, d }' >"$T/cfg/get.cfg"
+	t0=$(now)
+	curl -s -K "$T/cfg/get.cfg" >"$T/res/get.w" 2>"$T/res/get.e" || true
+	t1=$(now)
+	ok=$(grep -c '^200$' "$T/res/get.w" || true)
+	[ "$ok" -eq "$N" ] || warn "floor: $ok of $N cacerts GETs answered 200"
+	GET_US=$(awk -v a="$t0" -v b="$t1" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / 1e3 / n }')
+	res floor.https_get.1client "$GET_US" "us/request  # $N GETs of .../cacerts on one keep-alive TLS connection (curl, TLS, libmicrohttpd; no signer, no store write)"
+	# the service <-> signer hand-off
+	HOP_US=n/a
+	if cc -O2 -std=c11 -o "$T/hop" "$ROOT/bench/hop.c" 2>"$T/hop.err"; then HOP_US=$("$T/hop" 5000 200 || echo n/a); else warn "floor: bench/hop.c did not build: $(head -c 200 "$T/hop.err")"; fi
+	res floor.process_hop "$HOP_US" "us/round trip  # two processes over a SOCK_SEQPACKET socketpair, each working 200 us between messages (bench/hop.c)"
+	# the proof of possession (one P-256 verify) and the certificate's signature
+	read -r SIGN_S VERIFY_S < <(openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ { print $(NF - 1), $NF }') || true
+	ECDSA_US=$(awk -v s="${SIGN_S:-0}" -v v="${VERIFY_S:-0}" 'BEGIN { if (s > 0 && v > 0) printf "%.1f", 1e6 / s + 1e6 / v; else print "n/a" }')
+	res floor.ecdsa_p256 "$ECDSA_US" "us  # openssl speed ecdsap256: one sign ($SIGN_S/s) + one verify ($VERIFY_S/s)"
+	# one durable SQLite commit of one small row, on the filesystem of the CA home; timed
+	# after as many commits again, once the WAL is in its steady state (reused after each
+	# checkpoint rather than growing: a growing file costs every fdatasync a metadata write)
+	awk -v n="$N" 'BEGIN { print "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE c(id INTEGER PRIMARY KEY, der BLOB);"
+		for (k = 0; k < 2; k++) {
+			print "SELECT printf(\"%.3f\", (julianday(\"now\") - 2440587.5) * 86400.0);"
+			for (i = 0; i < n; i++) print "BEGIN; INSERT INTO c(der) VALUES (randomblob(700)); COMMIT;" }
+		print "SELECT printf(\"%.3f\", (julianday(\"now\") - 2440587.5) * 86400.0);" }' >"$T/floor.sql"
+	sqlite3 "$T/floor.db" <"$T/floor.sql" 2>"$T/floor.err" | grep -E '^[0-9]+[.][0-9]+$' >"$T/floor.t" || true
+	SQL_US=$(awk -v n="$N" 'NR == 2 { a = $1 } NR == 3 { b = $1 } END { if (NR == 3 && b > a) printf "%.1f", (b - a) * 1e6 / n; else print "n/a" }' "$T/floor.t")
+	[ "$SQL_US" != n/a ] || warn "floor: sqlite3 gave no timing: $(head -c 200 "$T/floor.err")"
+	rm -f "$T"/floor.db*
+	res floor.sqlite_commit "$SQL_US" "us/commit  # sqlite3: $N transactions of one 700-byte row after $N more, WAL, synchronous=FULL (fdatasync per commit)"
+	awk -v g="$GET_US" -v h="$HOP_US" -v e="$ECDSA_US" -v q="$SQL_US" -v cf="${RATE[cf-1]}" -v sp="${RATE[sp-1]}" 'BEGIN {
+		if (h == "n/a" || e == "n/a" || q == "n/a") { print "floor.est.1client: n/a"; exit }
+		f = g + h + e + q; b = 1e6 / (3 * cf); s = 1e6 / sp
+		printf "floor.est.1client: %.1f certs/s  # 1 / (https_get + process_hop + ecdsa_p256 + sqlite_commit) = 1 / %.0f us\n", 1e6 / f, f
+		printf "# one client: the target (3 x cfssl = %.0f certs/s) allows %.0f us per request; the floor above is %.0f us, leaving %.0f us for parsing, policy, building the certificate, its three rows and indexes, the PKCS#7 and the log line (sitepki takes %.0f us per request, %.0f over the floor)\n", 3 * cf, b, f, b - f, s, s - f }' | tee "$T/res/floor"
+	FLOOR_SUMMARY=" one-client floor $(awk '/^floor.est/ { print $2 }' "$T/res/floor") certs/s vs target $(awk -v cf="${RATE[cf-1]}" 'BEGIN { printf "%.0f", 3 * cf }') certs/s;"
+fi
 RSS_OK=$(awk -v a="$SP_HWM" -v b="$SIGNER_HWM" 'BEGIN { print (a + 0 > 0 && a + b < 65536 ? "met" : "not met") }')
-echo "# summary: ratio vs cfssl+SQLite target >= 3:$SUMMARY RSS service + signer $((${SP_HWM:-0} + ${SIGNER_HWM:-0})) KB < 64 MB: $RSS_OK"
+echo "# summary: ratio vs cfssl+SQLite target >= 3:$SUMMARY$FLOOR_SUMMARY RSS service + signer $((${SP_HWM:-0} + ${SIGNER_HWM:-0})) KB < 64 MB: $RSS_OK"
 
 # ------------------------------------------------------------------ stores (untimed)
 passes=0
