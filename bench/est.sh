@@ -41,6 +41,9 @@
 #                                      durably, WAL + synchronous=FULL, on the CA home's filesystem);
 #                                      floor.est.1client = 1 / their sum, beside the target's budget
 #                                      per request (1 / (3 x cfssl 1client)). FLOOR=0 skips it.
+#   sitepki.signer_inprocess.1client   (with the floor) the signer's own work per certificate at one
+#                                      client, in process on a copy of the store: parse + prepare,
+#                                      the three rows, the durable commit (bench/signer_driver.c)
 #   # cpu lines                        CPU per certificate of the service, the signer, cfssl and
 #                                      the curl clients in each pass (/proc/<pid>/stat and
 #                                      /usr/bin/time): says whether the clients were the limit
@@ -438,4 +441,25 @@ if [ "$got" = "$want" ]; then echo "# check: sitepki store holds $got leaf certi
 want=$((1 + passes * N))
 got=$(sqlite3 "$CFDB" 'select count(*) from certificates' 2>/dev/null || echo '?')
 if [ "$got" = "$want" ]; then echo "# check: cfssl certdb holds $got rows (as expected)"; else warn "cfssl certdb holds $got rows, expected $want"; fi
+
+# ------------------------------------------- the signer's own work, in process (after the passes)
+if [ -n "$FLOOR_SUMMARY" ]; then
+	LIBDIR=$(dirname "$SITEPKI")
+	# shellcheck disable=SC2046
+	if cc -O2 -std=c11 -I"$ROOT" "$ROOT/bench/signer_driver.c" "$LIBDIR/libsp_ca.a" "$LIBDIR/libsp_templates.a" \
+		"$LIBDIR/libsp_revocation.a" "$LIBDIR/libsp_store.a" "$LIBDIR/libsp_common.a" \
+		$(pkg-config --libs openssl sqlite3 libxml-2.0) -lpthread -o "$T/signer_driver" 2>"$T/drv.err"; then
+		cp -a "$H" "$T/home-drv" # the driver writes N certificates: not into the benchmarked store
+		if "$T/signer_driver" "$T/home-drv" "$T/pass" web-server "$T/csr" "$N" >"$T/drv.out" 2>>"$T/drv.err"; then
+			awk -v e="$ECDSA_US" -v q="$SQL_US" '{ p = $2; r = $4; c = $6; u = $8 }
+				END { printf "sitepki.signer_inprocess.1client: %.1f us/cert  # one CSR per commit, no network or IPC (bench/signer_driver.c): parse + checks + build + sign %.0f, the three rows %.0f, the durable commit %.0f; CPU %.0f\n", p + r + c, p, r, c, u
+				      if (e != "n/a" && q != "n/a") printf "#   beyond the floor: parse + checks + build %.0f us (without the two ECDSA operations), the rows %.0f us, the commit %.0f us over the one-row commit\n", p - e, r, c - q }' "$T/drv.out"
+		else
+			warn "signer_driver: $(head -c 200 "$T/drv.err")"
+		fi
+		rm -rf "$T/home-drv"
+	else
+		warn "bench/signer_driver.c did not build: $(head -c 200 "$T/drv.err")"
+	fi
+fi
 run_accounting
