@@ -243,6 +243,7 @@ typedef struct {
 	const char *dns_v[SP_SIGNER_MAX_DNS];
 	const char *upn;
 	char prior[41];         /* serial of the certificate already issued for this CSR */
+	char prior_requester[128]; /* and who asked for it ("est:token:3", "est:cert:<serial>") */
 	int have_prior;
 } enroll_ctx;
 
@@ -439,6 +440,7 @@ static int answer_from_queue(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 	rc = sp_store_request_find_csr(st, c->t->name, c->csr_sha256, &row);
 	if (rc == SP_OK && row.status == SP_REQ_ISSUED && *row.cert_serial) {
 		snprintf(c->prior, sizeof c->prior, "%s", row.cert_serial);
+		snprintf(c->prior_requester, sizeof c->prior_requester, "%s", row.requester);
 		c->have_prior = 1;
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -456,6 +458,23 @@ static int answer_from_queue(sp_est *e, enroll_ctx *c, sp_est_response *rs)
 	}
 	sp_request_row_clear(&row);
 	return answered;
+}
+
+/* Whether user:pass are the credentials of the token the already issued
+ * request for this CSR was made with (e->lock held): a retry carries the
+ * same credentials as the request (RFC 7030 4.2.3), so a wrong secret or
+ * another token gets the refusal it would get for any other CSR. */
+static int token_spent_on_prior(sp_est *e, enroll_ctx *c, const char *user, const char *pass)
+{
+	char want[48];
+	int64_t id = 0;
+
+	if (sp_token_authentic(sp_ca_get0_store(e->ca), user, pass, &id) != SP_OK) {
+		sp_clear_error();
+		return 0;
+	}
+	snprintf(want, sizeof want, "est:token:%lld", (long long)id);
+	return strcmp(c->prior_requester, want) == 0;
 }
 
 /* The certificate already issued for this CSR (see answer_from_queue). */
@@ -643,12 +662,20 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	} else if (rq->authorization) {
 		char *buf = NULL, *user = NULL, *pass = NULL;
 		size_t buf_len = 0;
+		int own_retry = 0;
 		if (!pop_ok(c, rs))
 			return; /* nothing claimed yet */
 		if ((rc = parse_basic(rq->authorization, &buf, &buf_len, &user, &pass)) == SP_OK) {
 			pthread_mutex_lock(&e->lock);
 			rc = sp_token_check(sp_ca_get0_store(e->ca), user, pass, c->t->name, c->req, time(NULL),
 					    &c->token);
+			if (rc != SP_OK && c->have_prior) {
+				char why[512];
+				snprintf(why, sizeof why, "%s", sp_last_error());
+				own_retry = token_spent_on_prior(e, c, user, pass);
+				if (!own_retry) /* the refusal names what sp_token_check found */
+					(void)sp_fail(rc, "%s", why);
+			}
 			pthread_mutex_unlock(&e->lock);
 			if (rc == SP_OK)
 				c->have_token = 1;
@@ -658,8 +685,9 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 				snprintf(rs->identity, sizeof rs->identity, "token?");
 		}
 		wipe_free(buf, buf_len);
-		if (rc != SP_OK && c->have_prior) {
-			/* the retry after approval: the token was spent on it */
+		if (own_retry) {
+			/* the retry after approval (or of a lost answer): the token
+			 * was spent on this very request */
 			answer_prior(e, c, rs);
 			return;
 		}
@@ -696,7 +724,13 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 	if (!c->have_token && (!auto_ok || op == OP_SERVERKEYGEN) && !pop_ok(c, rs))
 		goto give_back; /* the token path checked it above */
 	if (!auto_ok && c->have_prior && op != OP_SERVERKEYGEN) {
-		answer_prior(e, c, rs);
+		/* the certificate goes back to whoever asked for it; without
+		 * credentials (anonymous) the CSR is all there is to go by */
+		if ((c->peer.cert || c->have_token) && strcmp(c->prior_requester, c->requester) != 0)
+			set_textf(rs, 403, "the certificate for this CSR was issued to another requester (%.100s)",
+				  c->prior_requester);
+		else
+			answer_prior(e, c, rs);
 		goto give_back;
 	}
 	if (!auto_ok) {

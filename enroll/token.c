@@ -516,34 +516,60 @@ static sp_err claim(sp_store *st, int64_t id, int64_t now)
 	}
 }
 
-sp_err sp_token_check(sp_store *st, const char *user, const char *pass, const char *template_name, X509_REQ *req,
-		      int64_t now, sp_token_row *out)
+/* The token row for these credentials, whatever its state: SP_OK and *row
+ * (clear it with sp_token_row_clear) when the id exists and the secret is
+ * its; SP_ERR_AUTH "wrong enrollment token" otherwise, after the same work
+ * (the digest is computed and compared in constant time either way). */
+static sp_err token_authenticate(sp_store *st, const char *user, const char *pass, sp_token_row *row)
 {
 	/* compared against when the id is unknown: no SHA-256 output is
 	 * known to equal this, and the work is the same as for a real row */
 	static const char no_token[65] = "0000000000000000000000000000000000000000000000000000000000000000";
-	sp_token_row row;
 	char got[65];
 	int64_t id = parse_id(user);
 	int found = 0, match;
-	sp_err rc = SP_OK;
+	sp_err rc;
 
-	memset(&row, 0, sizeof row);
-	memset(out, 0, sizeof *out);
+	memset(row, 0, sizeof *row);
 	if (id > 0) {
-		rc = sp_store_token_get(st, id, &row);
+		rc = sp_store_token_get(st, id, row);
 		if (rc == SP_OK)
 			found = 1;
 		else if (rc != SP_ERR_NOTFOUND)
-			goto out;
+			return rc;
 	}
 	secret_hash_hex(pass ? pass : "", got);
-	match = CRYPTO_memcmp(got, found ? row.secret_sha256 : no_token, 64) == 0;
+	match = CRYPTO_memcmp(got, found ? row->secret_sha256 : no_token, 64) == 0;
 	OPENSSL_cleanse(got, sizeof got);
 	if (!found || !match) {
-		rc = sp_fail(SP_ERR_AUTH, "wrong enrollment token");
-		goto out;
+		sp_token_row_clear(row);
+		return sp_fail(SP_ERR_AUTH, "wrong enrollment token");
 	}
+	return SP_OK;
+}
+
+sp_err sp_token_authentic(sp_store *st, const char *user, const char *pass, int64_t *id)
+{
+	sp_token_row row;
+	sp_err rc = token_authenticate(st, user, pass, &row);
+
+	*id = rc == SP_OK ? row.id : 0;
+	if (rc == SP_OK)
+		sp_token_row_clear(&row);
+	return rc;
+}
+
+sp_err sp_token_check(sp_store *st, const char *user, const char *pass, const char *template_name, X509_REQ *req,
+		      int64_t now, sp_token_row *out)
+{
+	sp_token_row row;
+	int64_t id;
+	sp_err rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = token_authenticate(st, user, pass, &row)) != SP_OK)
+		return rc;
+	id = row.id;
 	if (row.state != SP_TOKEN_UNUSED) {
 		rc = sp_fail(SP_ERR_AUTH, "enrollment token %lld was already used", (long long)id);
 		goto out;

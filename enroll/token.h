@@ -76,6 +76,13 @@ sp_err sp_token_create(sp_store *st, const sp_token_spec *spec, const char *acto
 sp_err sp_token_check(sp_store *st, const char *user, const char *pass, const char *template_name, X509_REQ *req,
 		      int64_t now, sp_token_row *out) SP_WARN_UNUSED;
 
+/* Whether user:pass are a real token's credentials, whatever the token's
+ * state (unused, claimed, used, expired): SP_OK and *id, or SP_ERR_AUTH
+ * "wrong enrollment token" (*id 0), compared as sp_token_check does. For
+ * the retry of a request the token was spent on (RFC 7030 4.2.3): the
+ * retry carries the same credentials. Claims nothing. */
+sp_err sp_token_authentic(sp_store *st, const char *user, const char *pass, int64_t *id) SP_WARN_UNUSED;
+
 /* After the signer answered: serial != NULL -> USED with that serial ("" =
  * the request was queued, no certificate yet), audited "token-use"; NULL ->
  * back to UNUSED (the token may be used again). Own transaction. Not

@@ -160,6 +160,19 @@ est_post "$EST/client-auth/simpleenroll" "$T/pc2.b64" -u "$TOK1"
 est_post "$EST/client-auth/simpleenroll" "$T/pc2.b64" -u "${TOK1%%:*}:AAAAwrongsecretAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 [ "$CODE" = 401 ] && grep -qi '^www-authenticate: Basic' "$T/h" && grep -qi 'wrong enrollment token' "$T/b" &&
 	ok "wrong token: 401 with WWW-Authenticate" || fail "wrong token (HTTP $CODE)" "$T/h" "$T/b"
+# a CSR already issued is answered again only to the token it was issued to
+# (the retry of a lost answer); other credentials get the usual refusal
+est_post "$EST/client-auth/simpleenroll" "$T/pc1.b64" -u "${TOK1%%:*}:AAAAwrongsecretAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+[ "$CODE" = 401 ] && grep -qi 'wrong enrollment token' "$T/b" &&
+	ok "issued CSR with a wrong secret: 401, not its certificate" || fail "issued CSR, wrong secret (HTTP $CODE)" "$T/b"
+est_post "$EST/client-auth/simpleenroll" "$T/pc1.b64" -u "$TOK2"
+[ "$CODE" = 401 ] && grep -qi 'already used' "$T/b" &&
+	ok "issued CSR with another spent token: 401, not its certificate" || fail "issued CSR, other token (HTTP $CODE)" "$T/b"
+est_post "$EST/client-auth/simpleenroll" "$T/pc1.b64" -u "$TOK1"
+[ "$CODE" = 200 ] && p7_to_pem "$T/b" "$T/pc1.again.pem" 2>"$T/.err" &&
+	[ "$(openssl x509 -in "$T/pc1.again.pem" -outform DER | sha256sum)" = "$(openssl x509 -in "$T/pc1.pem" -outform DER | sha256sum)" ] &&
+	ok "issued CSR with its own spent token: 200, the same certificate (a lost answer), nothing issued" ||
+	fail "issued CSR, own token (HTTP $CODE)" "$T/b" "$T/.err"
 run sp --home "$H" token create --template client-auth --subject "CN=pc3.corp.example" --dns pc3.corp.example
 TOK3=$(cat "$T/.out")
 csr "$T/pc4.key" "/CN=pc4.corp.example" "DNS:pc4.corp.example" "$T/pc4.b64"

@@ -618,6 +618,26 @@ static void serial_of(X509 *x, char out[41])
 	CU_ASSERT_EQUAL_FATAL(sp_serial_hex(X509_get0_serialNumber(x), out, 41), SP_OK);
 }
 
+/* What `sitepki request approve ID` does to a queued request: issue its
+ * CSR from template tname, recorded against request id. */
+static X509 *approve(const char *tname, const uint8_t *der, size_t len, long long id)
+{
+	sp_template *tp = NULL;
+	X509_REQ *req = NULL;
+	X509 *issued = NULL;
+	sp_issue_opts o;
+
+	CU_ASSERT_EQUAL_FATAL(sp_template_find(NULL, tname, &tp), SP_OK);
+	CU_ASSERT_EQUAL_FATAL(sp_req_parse(der, len, &req), SP_OK);
+	memset(&o, 0, sizeof o);
+	o.requester = ACTOR;
+	o.request_id = id;
+	CU_ASSERT_EQUAL_FATAL(sp_issue(fx.ca_key, tp, req, &o, &issued), SP_OK);
+	X509_REQ_free(req);
+	sp_template_free(tp);
+	return issued;
+}
+
 /* ------------------------------------------------------------ tokens */
 
 typedef struct {
@@ -1389,14 +1409,27 @@ static void test_token_issues(void)
 		sp_request_row_clear(&row);
 	}
 
-	/* the retry of the same CSR with the spent token: the same
-	 * certificate, nothing issued */
+	/* the retry of the same CSR with the spent token (the answer was
+	 * lost): the same certificate, nothing issued */
 	post_csr("client-auth", "simpleenroll", der, len, t.auth, NULL, 0, &rs);
 	again = want_cert(&rs, "retry with the spent token");
 	CU_ASSERT_EQUAL(X509_cmp(again, x), 0);
 	sp_est_response_clear(&rs);
 	X509_free(again);
 	unchanged(after, "retry with the spent token");
+	/* the same CSR with a wrong secret for that token: 401, not the
+	 * certificate */
+	{
+		char cred[256], auth[512];
+		snprintf(cred, sizeof cred, "%lld:%s", (long long)t.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+		basic(auth, sizeof auth, cred);
+		post_csr("client-auth", "simpleenroll", der, len, auth, NULL, 0, &rs);
+		want_text(&rs, 401, "wrong enrollment token", "issued CSR, wrong secret");
+		CU_ASSERT_TRUE(rs.www_authenticate);
+		sp_est_response_clear(&rs);
+		unchanged(after, "issued CSR, wrong secret");
+		CU_ASSERT_STRING_EQUAL(newest_audit().action, "est-refused-token");
+	}
 
 	/* the spent token with a new CSR: 401 */
 	der2 = csr(cn, cn, NULL, rsa(1), &len2);
@@ -1591,21 +1624,36 @@ static void test_token_queued_then_approved(void)
 	sp_est_response_clear(&rs);
 	unchanged(after, "token retry while pending");
 	/* approved */
-	{
-		sp_template *tp = NULL;
-		X509_REQ *req = NULL;
-		sp_issue_opts o;
-		CU_ASSERT_EQUAL_FATAL(sp_template_find(NULL, "isv-proxy", &tp), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_req_parse(der, len, &req), SP_OK);
-		memset(&o, 0, sizeof o);
-		o.requester = ACTOR;
-		o.request_id = id;
-		CU_ASSERT_EQUAL_FATAL(sp_issue(fx.ca_key, tp, req, &o, &issued), SP_OK);
-		X509_REQ_free(req);
-		sp_template_free(tp);
-	}
+	issued = approve("isv-proxy", der, len, id);
 	serial_of(issued, serial);
 	after = snapshot();
+	/* the retry must carry the token the request was made with: a wrong
+	 * secret, or another token (spent on its own request), is refused as
+	 * for any other CSR, and nothing of the certificate is answered */
+	{
+		char cred[256], auth[512];
+		const char *cn2 = fresh("isv");
+		size_t len2;
+		uint8_t *der2 = csr(cn2, NULL, NULL, rsa(2), &len2);
+		token t2;
+
+		snprintf(cred, sizeof cred, "%lld:%s", (long long)t.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+		basic(auth, sizeof auth, cred);
+		post_csr("isv-proxy", "simpleenroll", der, len, auth, NULL, 0, &rs);
+		want_text(&rs, 401, "wrong enrollment token", "retry after approval, wrong secret");
+		sp_est_response_clear(&rs);
+		token_new(&t2, "isv-proxy", cn2);
+		post_csr("isv-proxy", "simpleenroll", der2, len2, t2.auth, NULL, 0, &rs);
+		(void)want_queued(&rs, "the second token's own request");
+		sp_est_response_clear(&rs);
+		after = snapshot();
+		post_csr("isv-proxy", "simpleenroll", der, len, t2.auth, NULL, 0, &rs);
+		want_text(&rs, 401, "already used", "retry after approval with another spent token");
+		sp_est_response_clear(&rs);
+		unchanged(after, "retries with the wrong credentials");
+		token_free(&t2);
+		free(der2);
+	}
 	post_csr("isv-proxy", "simpleenroll", der, len, t.auth, NULL, 0, &rs);
 	got = want_cert(&rs, "token retry after approval");
 	CU_ASSERT_EQUAL(X509_cmp(got, issued), 0);
@@ -2334,6 +2382,7 @@ static void test_agent(void)
 	sp_est_response rs;
 	char upn[160], serial[41], want_id[64];
 	counts before;
+	long long queued_id;
 	size_t n0 = fx.cfg->n_agents;
 
 	/* the configured agent, as serve_config.c would fill it */
@@ -2372,13 +2421,36 @@ static void test_agent(void)
 	}
 	before = snapshot();
 	post_csr("amt-8021x-client", "simpleenroll", der, len, NULL, plain_der, plain_len, &rs);
-	(void)want_queued(&rs, "non-agent for amt-8021x-client");
+	queued_id = want_queued(&rs, "non-agent for amt-8021x-client");
 	sp_est_response_clear(&rs);
 	{
 		counts c = snapshot();
 		CU_ASSERT_EQUAL(c.requests, before.requests + 1);
 		CU_ASSERT_EQUAL(c.certs, before.certs);
 		CU_ASSERT_EQUAL(c.issue_calls, before.issue_calls);
+	}
+	/* approved: the retry by the same client certificate gets it; another
+	 * client certificate of this CA sending the same CSR gets a 403 */
+	{
+		const char *ocn = fresh("other");
+		uint8_t *other_der;
+		size_t other_len;
+		X509 *other = issue_client_auth(ocn, rsa(0), &other_der, &other_len);
+		X509 *issued = approve("amt-8021x-client", der, len, queued_id), *got;
+
+		before = snapshot();
+		post_csr("amt-8021x-client", "simpleenroll", der, len, NULL, plain_der, plain_len, &rs);
+		got = want_cert(&rs, "retry by the requester after approval");
+		CU_ASSERT_EQUAL(X509_cmp(got, issued), 0);
+		X509_free(got);
+		sp_est_response_clear(&rs);
+		post_csr("amt-8021x-client", "simpleenroll", der, len, NULL, other_der, other_len, &rs);
+		want_text(&rs, 403, "issued to another requester", "retry by another client certificate");
+		sp_est_response_clear(&rs);
+		unchanged(before, "retries after approval");
+		X509_free(issued);
+		X509_free(other);
+		free(other_der);
 	}
 	/* the agent, for a template it is not allowed: queued too */
 	{
