@@ -727,8 +727,8 @@ static void enroll(sp_est *e, const sp_est_request *rq, est_op op, sp_est_respon
 		/* the certificate goes back to whoever asked for it; without
 		 * credentials (anonymous) the CSR is all there is to go by */
 		if ((c->peer.cert || c->have_token) && strcmp(c->prior_requester, c->requester) != 0)
-			set_textf(rs, 403, "the certificate for this CSR was issued to another requester (%.100s)",
-				  c->prior_requester);
+			/* who that was is not this client's business */
+			set_text(rs, 403, "the certificate for this CSR was issued to another requester");
 		else
 			answer_prior(e, c, rs);
 		goto give_back;
