@@ -699,6 +699,15 @@ static void basic(char *out, size_t outsz, const char *cred)
 	EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)cred, (int)strlen(cred));
 }
 
+/* "Basic" credentials with t's id and a secret that is not its */
+static void wrong_secret(const token *t, char *out, size_t outsz)
+{
+	char cred[128];
+
+	snprintf(cred, sizeof cred, "%lld:%s", (long long)t->id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	basic(out, outsz, cred);
+}
+
 /* =============================================================== routing */
 
 static void check_cacerts(const sp_est_response *rs, const char *what)
@@ -1258,19 +1267,7 @@ static void test_anonymous_queue_and_approve(void)
 	}
 
 	/* approved by an administrator (what `sitepki request approve` does) */
-	{
-		sp_template *t = NULL;
-		X509_REQ *req = NULL;
-		sp_issue_opts o;
-		CU_ASSERT_EQUAL_FATAL(sp_template_find(NULL, "client-auth", &t), SP_OK);
-		CU_ASSERT_EQUAL_FATAL(sp_req_parse(der, len, &req), SP_OK);
-		memset(&o, 0, sizeof o);
-		o.requester = ACTOR;
-		o.request_id = id;
-		CU_ASSERT_EQUAL_FATAL(sp_issue(fx.ca_key, t, req, &o, &issued), SP_OK);
-		X509_REQ_free(req);
-		sp_template_free(t);
-	}
+	issued = approve("client-auth", der, len, id);
 	serial_of(issued, serial);
 	after = snapshot();
 	post_csr("client-auth", "simpleenroll", der, len, NULL, NULL, 0, &rs);
@@ -1420,9 +1417,8 @@ static void test_token_issues(void)
 	/* the same CSR with a wrong secret for that token: 401, not the
 	 * certificate */
 	{
-		char cred[256], auth[512];
-		snprintf(cred, sizeof cred, "%lld:%s", (long long)t.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-		basic(auth, sizeof auth, cred);
+		char auth[512];
+		wrong_secret(&t, auth, sizeof auth);
 		post_csr("client-auth", "simpleenroll", der, len, auth, NULL, 0, &rs);
 		want_text(&rs, 401, "wrong enrollment token", "issued CSR, wrong secret");
 		CU_ASSERT_TRUE(rs.www_authenticate);
@@ -1491,8 +1487,7 @@ static void test_token_bad_credentials(void)
 		sp_est_response_clear(&rs);
 	}
 	/* the wrong secret, an unknown id */
-	snprintf(cred, sizeof cred, "%lld:%s", (long long)t.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-	basic(auth, sizeof auth, cred);
+	wrong_secret(&t, auth, sizeof auth);
 	post_csr("client-auth", "simpleenroll", der, len, auth, NULL, 0, &rs);
 	want_text(&rs, 401, "wrong enrollment token", "wrong secret");
 	CU_ASSERT_TRUE(rs.www_authenticate);
@@ -1631,14 +1626,13 @@ static void test_token_queued_then_approved(void)
 	 * secret, or another token (spent on its own request), is refused as
 	 * for any other CSR, and nothing of the certificate is answered */
 	{
-		char cred[256], auth[512];
+		char auth[512];
 		const char *cn2 = fresh("isv");
 		size_t len2;
 		uint8_t *der2 = csr(cn2, NULL, NULL, rsa(2), &len2);
 		token t2;
 
-		snprintf(cred, sizeof cred, "%lld:%s", (long long)t.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-		basic(auth, sizeof auth, cred);
+		wrong_secret(&t, auth, sizeof auth);
 		post_csr("isv-proxy", "simpleenroll", der, len, auth, NULL, 0, &rs);
 		want_text(&rs, 401, "wrong enrollment token", "retry after approval, wrong secret");
 		sp_est_response_clear(&rs);
